@@ -1,0 +1,104 @@
+/*
+ * progress.c — the progress engine and blocking waits.
+ *
+ * A waiting rank polls its transports for a bounded time (RDMX_WAIT_SPIN_US,
+ * short when the host is oversubscribed), then arms every transport's
+ * notification and sleeps in epoll on their file descriptors, so ranks that
+ * share cores hand the CPU to each other instead of spinning. Sleeps are
+ * bounded (a lost wake-up costs a few milliseconds, never a hang).
+ */
+#include <sched.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "request_impl.h"
+#include "runtime.h"
+
+RDMX_CONFIG_VAR("RDMX_WAIT_SPIN_US", NULL,
+                "microseconds a blocking call polls before it sleeps "
+                "(default 50, or 2 when ranks outnumber cores)");
+RDMX_CONFIG_VAR("RDMX_WAIT_SLEEP_MS", "20",
+                "longest single sleep of a waiting rank (it re-polls after)");
+
+static long spin_ns = -1;
+static int sleep_ms = 20;
+
+static long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+void rdmx_progress_configure(int oversubscribed)
+{
+    const char *s = rdmx_config_str("RDMX_WAIT_SPIN_US");
+    long us = oversubscribed ? 2 : 50;
+    if (s)
+        us = rdmx_config_long("RDMX_WAIT_SPIN_US");
+    spin_ns = us * 1000;
+    sleep_ms = (int)rdmx_config_long("RDMX_WAIT_SLEEP_MS");
+    if (sleep_ms < 1)
+        sleep_ms = 1;
+}
+
+int rdmx_progress(void)
+{
+    int events = 0;
+    rdmx_runtime_t *rt = &rdmx_rt;
+    for (int i = 0; i < rt->ntransports; i++)
+        events += rt->transports[i]->ops->progress(rt->transports[i]);
+    events += rdmx_request_poll_generic();
+    return events;
+}
+
+/* Arm every transport; 1 if the rank may sleep now. */
+static int arm_all(void)
+{
+    rdmx_runtime_t *rt = &rdmx_rt;
+    for (int i = 0; i < rt->ntransports; i++) {
+        rdmx_transport_t *tp = rt->transports[i];
+        if (!(tp->caps.flags & RDMX_TP_CAP_WAIT_FD))
+            return 0; /* cannot be woken: keep polling */
+        if (tp->ops->arm && tp->ops->arm(tp) != RDMX_OK)
+            return 0;
+    }
+    return 1;
+}
+
+rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
+{
+    if (spin_ns < 0)
+        rdmx_progress_configure(0);
+    long start = now_ns();
+    unsigned idle = 0;
+    while (!cond(arg)) {
+        if (rdmx_progress() > 0) {
+            idle = 0;
+            start = 0; /* something moved: restart the spin window */
+            continue;
+        }
+        if (cond(arg))
+            break;
+        idle++;
+        if ((idle & 63) != 0)
+            continue;
+        long t = now_ns();
+        if (start == 0)
+            start = t;
+        if (t - start < spin_ns)
+            continue;
+        if (rdmx_rt.epfd < 0 || !arm_all()) {
+            sched_yield();
+            continue;
+        }
+        struct epoll_event ev[8];
+        int n = epoll_wait(rdmx_rt.epfd, ev, 8, sleep_ms);
+        (void)n; /* whatever woke us, the next progress pass handles it */
+        start = 0;
+        idle = 0;
+    }
+    return RDMX_OK;
+}
