@@ -443,6 +443,34 @@ static rdmx_status_t runtime_init(rdmx_runtime_t *rt)
     return RDMX_OK;
 }
 
+RDMX_CONFIG_VAR("RDMX_FINALIZE_FLUSH_TIMEOUT", "30",
+                "seconds MPI_Finalize waits for queued outgoing data");
+
+/* Drive progress until no transport holds queued outgoing data. */
+static void flush_transports(rdmx_runtime_t *rt)
+{
+    double limit = MPI_Wtime()
+                   + (double)rdmx_config_long("RDMX_FINALIZE_FLUSH_TIMEOUT");
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < rt->ntransports; i++) {
+            rdmx_transport_t *tp = rt->transports[i];
+            if (tp->ops->flush && tp->ops->flush(tp) == RDMX_ERR_AGAIN)
+                pending = 1;
+        }
+        if (!pending)
+            return;
+        if (MPI_Wtime() > limit) {
+            RDMX_WARN("MPI_Finalize: outgoing data still queued after %lds; "
+                      "closing anyway",
+                      rdmx_config_long("RDMX_FINALIZE_FLUSH_TIMEOUT"));
+            return;
+        }
+        if (rdmx_progress() == 0)
+            sched_yield();
+    }
+}
+
 static void runtime_fini(rdmx_runtime_t *rt)
 {
     for (int i = rt->ntransports - 1; i >= 0; i--)
@@ -535,12 +563,15 @@ int MPI_Finalize(void)
     if (!rdmx_rt.initialized)
         return rdmx_mpi_error(NULL, MPI_ERR_OTHER, "MPI_Finalize",
                               "MPI is not initialized");
+    /* From here on a peer that closes its connections is finishing too, not
+     * failing (the launcher reports ranks that really die). */
+    rdmx_rt.finalizing = 1;
     /* A barrier that drives progress: control messages still queued towards
      * a peer (a FIN it waits for) leave before anyone stops polling. */
     rdmx_status_t st = rdmx_internal_barrier();
     if (st != RDMX_OK)
         RDMX_WARN("finalize barrier: %s", rdmx_status_str(st));
-    rdmx_rt.finalizing = 1;
+    flush_transports(&rdmx_rt);
     if (rdmx_rt.pmi)
         rdmx_pmi_fence(rdmx_rt.pmi);
     runtime_fini(&rdmx_rt);

@@ -140,7 +140,18 @@ typedef struct rdmx_transport_ops {
      * work is already pending and the caller must not sleep. */
     rdmx_status_t (*arm)(rdmx_transport_t *tp);
 
-    /* Flush what must be flushed and free everything. */
+    /* Optional (NULL = nothing is ever queued). Push out everything that
+     * send() accepted but has not yet handed to the wire/peer (queued
+     * bytes, unfinished connection handshakes, unsignalled work requests).
+     * Returns RDMX_OK when nothing is pending, RDMX_ERR_AGAIN while data is
+     * still queued (the core calls progress() and asks again). MPI_Finalize
+     * flushes before it stops driving progress: a rank whose last message
+     * still sits in a user-space queue would otherwise leave its peer
+     * waiting forever. */
+    rdmx_status_t (*flush)(rdmx_transport_t *tp);
+
+    /* Free everything. Called after flush() returned RDMX_OK and every rank
+     * has passed the finalize fence. */
     void (*close)(rdmx_transport_t *tp);
 
     /* One line for rdmx-info / RDMX_LOG=info describing the peer's path,
