@@ -229,9 +229,12 @@ rdmx_match_entry_t *rdmx_match_post_recv(rdmx_match_engine_t *m,
     return NULL;
 }
 
-rdmx_match_entry_t *rdmx_match_arrive(rdmx_match_engine_t *m,
-                                      rdmx_match_entry_t *u)
+rdmx_match_entry_t *rdmx_match_take_posted(rdmx_match_engine_t *m,
+                                           uint32_t ctx, int32_t src,
+                                           int32_t tag)
 {
+    rdmx_match_entry_t key = {.ctx = ctx, .src = src, .tag = tag};
+    const rdmx_match_entry_t *u = &key;
     rdmx_match_fifo_t *f = table_find(&m->posted, u->ctx, u->src, u->tag);
     rdmx_match_entry_t *specific = f ? f->head : NULL;
     rdmx_match_entry_t *wild = NULL;
@@ -249,11 +252,16 @@ rdmx_match_entry_t *rdmx_match_arrive(rdmx_match_engine_t *m,
         if (r == specific && !f->head)
             table_release(m, &m->posted, f);
         m->nposted--;
-        return r;
     }
-    f = table_get(m, &m->unexpected, u->ctx, u->src, u->tag);
+    return r;
+}
+
+int rdmx_match_add_unexpected(rdmx_match_engine_t *m, rdmx_match_entry_t *u)
+{
+    rdmx_match_fifo_t *f = table_get(m, &m->unexpected, u->ctx, u->src,
+                                     u->tag);
     if (!f)
-        return NULL; /* caller checks u->fifo to detect the failure */
+        return -1;
     u->seq = m->next_seq++;
     fifo_push(f, u);
     u->anext = NULL;
@@ -264,6 +272,16 @@ rdmx_match_entry_t *rdmx_match_arrive(rdmx_match_engine_t *m,
         m->arrival_head = u;
     m->arrival_tail = u;
     m->nunexpected++;
+    return 0;
+}
+
+rdmx_match_entry_t *rdmx_match_arrive(rdmx_match_engine_t *m,
+                                      rdmx_match_entry_t *u)
+{
+    rdmx_match_entry_t *r = rdmx_match_take_posted(m, u->ctx, u->src, u->tag);
+    if (r)
+        return r;
+    rdmx_match_add_unexpected(m, u); /* failure leaves u->fifo NULL */
     return NULL;
 }
 

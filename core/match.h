@@ -80,6 +80,15 @@ rdmx_match_entry_t *rdmx_match_post_recv(rdmx_match_engine_t *m,
 rdmx_match_entry_t *rdmx_match_arrive(rdmx_match_engine_t *m,
                                       rdmx_match_entry_t *u);
 
+/* The two halves of rdmx_match_arrive, for callers that want to avoid
+ * building an unexpected record when a receive is waiting: remove and
+ * return the receive that matches (ctx, src, tag), or NULL; queue `u` as
+ * unexpected (0, or -1 when out of memory). */
+rdmx_match_entry_t *rdmx_match_take_posted(rdmx_match_engine_t *m,
+                                           uint32_t ctx, int32_t src,
+                                           int32_t tag);
+int rdmx_match_add_unexpected(rdmx_match_engine_t *m, rdmx_match_entry_t *u);
+
 /* The earliest unexpected message matching (ctx, src, tag), not removed. */
 rdmx_match_entry_t *rdmx_match_probe(rdmx_match_engine_t *m, uint32_t ctx,
                                      int32_t src, int32_t tag);

@@ -468,6 +468,34 @@ void rdmx_p2p_deliver_unexpected(rdmx_request_t *r, rdmx_unexpected_t *u)
 
 /* ---- arrival upcalls ------------------------------------------------------ */
 
+/* An EAGER message matched the posted receive `r`. */
+static rdmx_status_t eager_matched(rdmx_request_t *r,
+                                   const rdmx_wire_hdr_t *hdr, int peer,
+                                   const void *payload, rdmx_recv_sink_t *sink)
+{
+    recv_set_status(r, hdr, peer);
+    size_t n = recv_accept(r, hdr->len);
+    if (payload) {
+        if (n)
+            rdmx_dt_unpack(r->dt, r->buf, r->count, 0, payload, n);
+        eager_sync_ack(hdr, peer);
+        r->pub.status.rdmx_count = n;
+        r->pub.status.MPI_ERROR = rdmx_status_to_mpi_class(r->error);
+        rdmx_request_complete(r);
+        return RDMX_OK;
+    }
+    sink->buf = recv_dest(r, n);
+    if (n && !sink->buf)
+        return RDMX_ERR_NOMEM;
+    sink->len = n;
+    sink->discard = hdr->len - n;
+    sink->cookie = r;
+    sink->kind = SINK_EAGER_REQ;
+    r->remote_req = hdr->req;
+    r->sync_flags = hdr->flags;
+    return RDMX_OK;
+}
+
 static rdmx_status_t bad_header(int peer, const rdmx_wire_hdr_t *hdr,
                                 const char *why)
 {
@@ -514,6 +542,15 @@ rdmx_status_t rdmx_proto_on_header(rdmx_runtime_t *rt, int peer,
             && hdr->len > tp->caps.max_eager_payload
             && hdr->len > tp->caps.eager_limit)
             return bad_header(peer, hdr, "eager message over the limit");
+        if (hdr->type == RDMX_MSG_EAGER) {
+            /* Match first: the common case needs no unexpected record and
+             * the payload lands in the user buffer. */
+            rdmx_match_entry_t *m = rdmx_match_take_posted(
+                &rdmx_matcher, hdr->context_id, hdr->src, hdr->tag);
+            if (m)
+                return eager_matched(container_of(m, rdmx_request_t, match),
+                                     hdr, peer, payload, sink);
+        }
         rdmx_unexpected_t *u = unexp_alloc();
         if (!u)
             return RDMX_ERR_NOMEM;
@@ -535,41 +572,13 @@ rdmx_status_t rdmx_proto_on_header(rdmx_runtime_t *rt, int peer,
             sink->kind = SINK_RTS;
             return RDMX_OK;
         }
-        /* EAGER: match now so that the payload lands in the user buffer. */
-        rdmx_match_entry_t *m = rdmx_match_arrive(&rdmx_matcher, &u->match);
-        if (m) {
-            rdmx_request_t *r = container_of(m, rdmx_request_t, match);
-            unexp_free(u);
-            recv_set_status(r, hdr, peer);
-            size_t n = recv_accept(r, hdr->len);
-            if (payload) {
-                if (n)
-                    rdmx_dt_unpack(r->dt, r->buf, r->count, 0, payload, n);
-                eager_sync_ack(hdr, peer);
-                r->pub.status.rdmx_count = n;
-                r->pub.status.MPI_ERROR = rdmx_status_to_mpi_class(r->error);
-                rdmx_request_complete(r);
-                return RDMX_OK;
-            }
-            sink->buf = recv_dest(r, n);
-            if (n && !sink->buf)
-                return RDMX_ERR_NOMEM;
-            sink->len = n;
-            sink->discard = hdr->len - n;
-            sink->cookie = r;
-            sink->kind = SINK_EAGER_REQ;
-            r->remote_req = hdr->req;
-            r->sync_flags = hdr->flags;
-            return RDMX_OK;
-        }
-        if (!u->match.fifo) {
+        if (hdr->len && !(u->data = malloc(hdr->len))) {
             unexp_free(u);
             return RDMX_ERR_NOMEM;
         }
-        if (hdr->len) {
-            u->data = malloc(hdr->len);
-            if (!u->data)
-                return RDMX_ERR_NOMEM;
+        if (rdmx_match_add_unexpected(&rdmx_matcher, &u->match) != 0) {
+            unexp_free(u);
+            return RDMX_ERR_NOMEM;
         }
         if (payload || hdr->len == 0) {
             if (hdr->len)
