@@ -38,14 +38,11 @@ static void show_build(void)
 static void show_transports(void)
 {
     printf("transports (in order of preference per peer):\n");
-    const char *names[] = {"self", "shm", "verbs", "tcp"};
+    if (!RDMX_HAVE_VERBS)
+        printf("  %-6s not usable: not built (libibverbs was not found when "
+               "rdmx was built)\n", "verbs");
     for (size_t i = 0; i < rdmx_transport_registry_len; i++) {
         const rdmx_transport_ops_t *ops = rdmx_transport_registry[i];
-        if (!ops) {
-            printf("  %-6s not usable: not built into this library\n",
-                   i < 4 ? names[i] : "?");
-            continue;
-        }
         char why[256] = "";
         rdmx_status_t st = ops->probe(why, sizeof(why));
         if (st == RDMX_OK)

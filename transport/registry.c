@@ -1,21 +1,28 @@
 /*
  * registry.c — the transports rdmx knows, in preference order.
  *
- * Each entry is a weak reference: a transport compiled out (verbs without
- * libibverbs) simply is not there. The core picks, for each peer, the first
- * transport in this order that is open and reaches the peer; RDMX_TRANSPORTS
- * restricts the set.
+ * References are strong so that static links (librdmx.a) pull every
+ * transport in; verbs is present only when libibverbs was found at build
+ * time. The core picks, for each peer, the highest-priority open transport
+ * that reaches it; RDMX_TRANSPORTS restricts the set.
  */
+#include "rdmx_build_config.h"
 #include "transport.h"
 
-extern const rdmx_transport_ops_t rdmx_self_ops __attribute__((weak));
-extern const rdmx_transport_ops_t rdmx_shm_ops __attribute__((weak));
-extern const rdmx_transport_ops_t rdmx_verbs_ops __attribute__((weak));
-extern const rdmx_transport_ops_t rdmx_tcp_ops __attribute__((weak));
+extern const rdmx_transport_ops_t rdmx_self_ops;
+extern const rdmx_transport_ops_t rdmx_shm_ops;
+extern const rdmx_transport_ops_t rdmx_tcp_ops;
+#if RDMX_HAVE_VERBS
+extern const rdmx_transport_ops_t rdmx_verbs_ops;
+#endif
 
-/* Entries may be NULL (weak, not linked): skip them. */
 const rdmx_transport_ops_t *const rdmx_transport_registry[] = {
-    &rdmx_self_ops, &rdmx_shm_ops, &rdmx_verbs_ops, &rdmx_tcp_ops,
+    &rdmx_self_ops,
+    &rdmx_shm_ops,
+#if RDMX_HAVE_VERBS
+    &rdmx_verbs_ops,
+#endif
+    &rdmx_tcp_ops,
 };
 const size_t rdmx_transport_registry_len =
     sizeof(rdmx_transport_registry) / sizeof(rdmx_transport_registry[0]);

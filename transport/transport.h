@@ -159,8 +159,7 @@ typedef struct rdmx_transport_ops {
     void (*describe_ep)(rdmx_ep_t *ep, char *buf, size_t len);
 } rdmx_transport_ops_t;
 
-/* Registered transports, in preference order (see registry.c); entries of
- * transports not built in are NULL. */
+/* Registered transports, in preference order (see registry.c). */
 extern const rdmx_transport_ops_t *const rdmx_transport_registry[];
 extern const size_t rdmx_transport_registry_len;
 
