@@ -1,0 +1,204 @@
+/*
+ * allreduce.c — allreduce: recursive doubling (latency-bound sizes, any
+ * op), Rabenseifner (recursive-halving reduce-scatter + recursive-doubling
+ * allgather), ring (bandwidth-optimal reduce-scatter + allgather,
+ * commutative ops only) and reduce + bcast.
+ *
+ * Non-powers of two: the first 2*rem ranks fold pairwise (even into odd),
+ * leaving pof2 ranks whose order is the real rank order, and the result is
+ * handed back to the even ranks at the end. Every combination step puts
+ * the operand from the lower ranks on the left, so non-commutative ops
+ * are reduced in rank order.
+ */
+#include "coll.h"
+
+#include <stdlib.h>
+
+static int unfold(int newrank, int rem)
+{
+    return newrank < rem ? newrank * 2 + 1 : newrank + rem;
+}
+
+/* Result lives in RECV; start from this rank's input. */
+static void init_acc(rdmx_sched_t *s, const rdmx_coll_args_t *a)
+{
+    if (!a->in_place)
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0,
+                        a->count * a->esize);
+    rdmx_sched_round(s);
+}
+
+static int fold(rdmx_sched_t *s, const rdmx_coll_args_t *a, int rem)
+{
+    int r = a->rank;
+    size_t bytes = a->count * a->esize;
+    if (r >= 2 * rem)
+        return r - rem;
+    if (r % 2 == 0) {
+        rdmx_sched_send(s, r + 1, RDMX_SB_RECV, 0, bytes);
+        rdmx_sched_round(s);
+        return -1;
+    }
+    rdmx_sched_recv(s, r - 1, RDMX_SB_TMP, 0, bytes);
+    rdmx_sched_reduce(s, RDMX_SB_TMP, 0, RDMX_SB_RECV, 0, a->count, 0);
+    rdmx_sched_round(s);
+    return r / 2;
+}
+
+static void unfold_result(rdmx_sched_t *s, const rdmx_coll_args_t *a, int rem)
+{
+    int r = a->rank;
+    size_t bytes = a->count * a->esize;
+    if (r >= 2 * rem)
+        return;
+    if (r % 2)
+        rdmx_sched_send(s, r - 1, RDMX_SB_RECV, 0, bytes);
+    else
+        rdmx_sched_recv(s, r + 1, RDMX_SB_RECV, 0, bytes);
+    rdmx_sched_round(s);
+}
+
+rdmx_status_t rdmx_coll_allreduce_recursive_doubling(rdmx_sched_t *s,
+                                                     const rdmx_coll_args_t *a)
+{
+    int r = a->rank, p = a->size;
+    int pof2 = rdmx_coll_pof2_floor(p), rem = p - pof2;
+    size_t bytes = a->count * a->esize;
+    rdmx_sched_tmp(s, 0, bytes);
+    init_acc(s, a);
+    int newrank = fold(s, a, rem);
+    if (newrank >= 0) {
+        for (int mask = 1; mask < pof2; mask <<= 1) {
+            int dst = unfold(newrank ^ mask, rem);
+            rdmx_sched_send(s, dst, RDMX_SB_RECV, 0, bytes);
+            rdmx_sched_recv(s, dst, RDMX_SB_TMP, 0, bytes);
+            rdmx_sched_reduce(s, RDMX_SB_TMP, 0, RDMX_SB_RECV, 0, a->count,
+                              dst > r);
+            rdmx_sched_round(s);
+        }
+    }
+    unfold_result(s, a, rem);
+    return s->err;
+}
+
+rdmx_status_t rdmx_coll_allreduce_rabenseifner(rdmx_sched_t *s,
+                                               const rdmx_coll_args_t *a)
+{
+    int r = a->rank, p = a->size;
+    int pof2 = rdmx_coll_pof2_floor(p), rem = p - pof2;
+    size_t es = a->esize, bytes = a->count * es;
+    size_t *disp = malloc((size_t)(pof2 + 1) * sizeof(size_t));
+    if (!disp)
+        return RDMX_ERR_NOMEM;
+    rdmx_coll_blocks(a->count, pof2, disp);
+#define CNT(lo, hi) (disp[hi] - disp[lo])
+    const int acc = RDMX_SB_RECV;
+    rdmx_sched_tmp(s, 0, bytes);
+    init_acc(s, a);
+    int newrank = fold(s, a, rem);
+    if (newrank >= 0) {
+        int send_idx = 0, recv_idx = 0, last_idx = pof2, mask = 1;
+        while (mask < pof2) {
+            int newdst = newrank ^ mask, dst = unfold(newdst, rem);
+            int slo, shi, rlo, rhi;
+            if (newrank < newdst) {
+                send_idx = recv_idx + pof2 / (mask * 2);
+                slo = send_idx, shi = last_idx, rlo = recv_idx, rhi = send_idx;
+            } else {
+                recv_idx = send_idx + pof2 / (mask * 2);
+                slo = send_idx, shi = recv_idx, rlo = recv_idx, rhi = last_idx;
+            }
+            rdmx_sched_send(s, dst, acc, disp[slo] * es, CNT(slo, shi) * es);
+            rdmx_sched_recv(s, dst, RDMX_SB_TMP, disp[rlo] * es,
+                            CNT(rlo, rhi) * es);
+            rdmx_sched_reduce(s, RDMX_SB_TMP, disp[rlo] * es, acc,
+                              disp[rlo] * es, CNT(rlo, rhi), dst > r);
+            rdmx_sched_round(s);
+            send_idx = recv_idx;
+            mask <<= 1;
+            if (mask < pof2)
+                last_idx = recv_idx + pof2 / mask;
+        }
+        mask >>= 1;
+        while (mask > 0) {
+            int newdst = newrank ^ mask, dst = unfold(newdst, rem);
+            int slo, shi, rlo, rhi;
+            if (newrank < newdst) {
+                if (mask != pof2 / 2)
+                    last_idx = last_idx + pof2 / (mask * 2);
+                recv_idx = send_idx + pof2 / (mask * 2);
+                slo = send_idx, shi = recv_idx, rlo = recv_idx, rhi = last_idx;
+            } else {
+                recv_idx = send_idx - pof2 / (mask * 2);
+                slo = send_idx, shi = last_idx, rlo = recv_idx, rhi = send_idx;
+            }
+            rdmx_sched_send(s, dst, acc, disp[slo] * es, CNT(slo, shi) * es);
+            rdmx_sched_recv(s, dst, acc, disp[rlo] * es, CNT(rlo, rhi) * es);
+            rdmx_sched_round(s);
+            if (newrank > newdst)
+                send_idx = recv_idx;
+            mask >>= 1;
+        }
+    }
+    unfold_result(s, a, rem);
+#undef CNT
+    free(disp);
+    return s->err;
+}
+
+/* Reduce-scatter around the ring, then allgather around it: each rank
+ * sends 2(p-1)/p of the vector — bandwidth-optimal, but the combination
+ * order rotates with the block, so commutative ops only. */
+rdmx_status_t rdmx_coll_allreduce_ring(rdmx_sched_t *s,
+                                       const rdmx_coll_args_t *a)
+{
+    int r = a->rank, p = a->size;
+    size_t es = a->esize;
+    size_t *start = malloc((size_t)(p + 1) * sizeof(size_t));
+    size_t *offs = malloc((size_t)p * sizeof(size_t));
+    size_t *lens = malloc((size_t)p * sizeof(size_t));
+    if (!start || !offs || !lens) {
+        free(start);
+        free(offs);
+        free(lens);
+        return RDMX_ERR_NOMEM;
+    }
+    rdmx_coll_blocks(a->count, p, start);
+    rdmx_sched_tmp(s, 0, (start[1] - start[0]) * es);
+    init_acc(s, a);
+    int right = (r + 1) % p, left = (r - 1 + p) % p;
+    for (int i = 0; i < p - 1; i++) {
+        int sb = (r - i + p) % p, rb = (r - i - 1 + p) % p;
+        size_t rn = start[rb + 1] - start[rb];
+        rdmx_sched_send(s, right, RDMX_SB_RECV, start[sb] * es,
+                        (start[sb + 1] - start[sb]) * es);
+        rdmx_sched_recv(s, left, RDMX_SB_TMP, 0, rn * es);
+        rdmx_sched_reduce(s, RDMX_SB_TMP, 0, RDMX_SB_RECV, start[rb] * es, rn,
+                          0);
+        rdmx_sched_round(s);
+    }
+    /* Rank i now holds the reduced block i + 1: circulate them. */
+    for (int i = 0; i < p; i++) {
+        int b = (i + 1) % p; /* block owned by rank i */
+        offs[i] = start[b] * es;
+        lens[i] = (start[b + 1] - start[b]) * es;
+    }
+    rdmx_coll_ring_steps(s, RDMX_SB_RECV, offs, lens, r, 0, p);
+    free(start);
+    free(offs);
+    free(lens);
+    return s->err;
+}
+
+rdmx_status_t rdmx_coll_allreduce_reduce_bcast(rdmx_sched_t *s,
+                                               const rdmx_coll_args_t *a)
+{
+    rdmx_coll_args_t b = *a;
+    b.root = 0;
+    size_t bytes = a->count * a->esize;
+    /* Everyone accumulates in RECV: it is the output everywhere. */
+    init_acc(s, a);
+    rdmx_coll_reduce_tree_steps(s, &b, RDMX_SB_RECV, 0);
+    b.bytes = bytes;
+    return rdmx_coll_bcast_binomial(s, &b);
+}

@@ -1,0 +1,294 @@
+/*
+ * exec.c — running a schedule on a generic request.
+ *
+ * The poll function (called by the progress engine) posts the messages of
+ * the current round, and once they have all completed runs the round's
+ * local operations and moves on; it loops while rounds finish without
+ * waiting, so a schedule whose messages are already there advances
+ * several rounds in one pass. Blocking collectives are this plus
+ * rdmx_request_wait.
+ */
+#include "coll.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+#include "log.h"
+#include "request.h"
+
+struct unpack {
+    const void *packed;
+    void *user;
+    size_t count;
+    const rdmx_datatype_t *dt;
+};
+
+struct rdmx_coll_exec {
+    rdmx_comm_t *comm;
+    rdmx_sched_t s;
+    void *buf[RDMX_SB_COUNT];
+    void **allocs;
+    size_t nallocs, allocs_cap;
+    struct unpack *unpacks;
+    size_t nunpacks, unpacks_cap;
+    int tag;
+    size_t round;
+    int posted;
+    rdmx_request_t **reqs;
+    size_t nreqs, reqs_cap;
+    void *scratch; /* for swapped reductions */
+    size_t scratch_bytes;
+    rdmx_datatype_t *dt_hold; /* retained reduction datatype */
+    rdmx_op_t *op_hold;
+    int comm_held;
+};
+
+rdmx_coll_exec_t *rdmx_coll_exec_new(rdmx_comm_t *comm)
+{
+    rdmx_coll_exec_t *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->comm = comm;
+    rdmx_sched_init(&x->s, comm->rank, comm->size);
+    return x;
+}
+
+rdmx_sched_t *rdmx_coll_exec_sched(rdmx_coll_exec_t *x)
+{
+    return &x->s;
+}
+
+void rdmx_coll_exec_bind(rdmx_coll_exec_t *x, int buf, void *mem)
+{
+    x->buf[buf] = mem;
+}
+
+void *rdmx_coll_exec_alloc(rdmx_coll_exec_t *x, size_t bytes)
+{
+    if (x->nallocs == x->allocs_cap) {
+        size_t cap = x->allocs_cap ? 2 * x->allocs_cap : 8;
+        void **a = realloc(x->allocs, cap * sizeof(*a));
+        if (!a)
+            return NULL;
+        x->allocs = a;
+        x->allocs_cap = cap;
+    }
+    void *m = malloc(bytes ? bytes : 1);
+    if (m)
+        x->allocs[x->nallocs++] = m;
+    return m;
+}
+
+rdmx_status_t rdmx_coll_exec_on_done_unpack(rdmx_coll_exec_t *x,
+                                            const void *packed, void *user,
+                                            size_t count,
+                                            const rdmx_datatype_t *dt)
+{
+    if (x->nunpacks == x->unpacks_cap) {
+        size_t cap = x->unpacks_cap ? 2 * x->unpacks_cap : 4;
+        struct unpack *u = realloc(x->unpacks, cap * sizeof(*u));
+        if (!u)
+            return RDMX_ERR_NOMEM;
+        x->unpacks = u;
+        x->unpacks_cap = cap;
+    }
+    x->unpacks[x->nunpacks++] = (struct unpack){packed, user, count, dt};
+    return RDMX_OK;
+}
+
+void rdmx_coll_exec_free(rdmx_coll_exec_t *x)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->nreqs; i++)
+        rdmx_request_free(x->reqs[i]);
+    for (size_t i = 0; i < x->nallocs; i++)
+        free(x->allocs[i]);
+    rdmx_dt_release(x->dt_hold);
+    rdmx_op_release(x->op_hold);
+    free(x->allocs);
+    free(x->unpacks);
+    free(x->reqs);
+    free(x->scratch);
+    rdmx_sched_fini(&x->s);
+    if (x->comm_held)
+        rdmx_comm_release(x->comm);
+    free(x);
+}
+
+static char *addr(rdmx_coll_exec_t *x, int buf, size_t off)
+{
+    return (char *)x->buf[buf] + off;
+}
+
+static rdmx_status_t post_round(rdmx_coll_exec_t *x)
+{
+    rdmx_sched_t *s = &x->s;
+    size_t lo = s->rounds[x->round], hi = rdmx_sched_round_end(s, x->round);
+    x->nreqs = 0;
+    for (size_t i = lo; i < hi; i++) {
+        const rdmx_sop_t *o = &s->ops[i];
+        if (o->kind != RDMX_SOP_SEND && o->kind != RDMX_SOP_RECV)
+            continue;
+        if (x->nreqs == x->reqs_cap) {
+            size_t cap = x->reqs_cap ? 2 * x->reqs_cap : 8;
+            rdmx_request_t **r = realloc(x->reqs, cap * sizeof(*r));
+            if (!r)
+                return RDMX_ERR_NOMEM;
+            x->reqs = r;
+            x->reqs_cap = cap;
+        }
+        rdmx_request_t *r = NULL;
+        rdmx_status_t st;
+        if (o->kind == RDMX_SOP_SEND)
+            st = rdmx_isend(addr(x, o->sbuf, o->soff), o->n, MPI_BYTE, o->peer,
+                            x->tag, x->comm, RDMX_CTX_COLL, RDMX_SEND_STANDARD,
+                            &r);
+        else
+            st = rdmx_irecv(addr(x, o->dbuf, o->doff), o->n, MPI_BYTE, o->peer,
+                            x->tag, x->comm, RDMX_CTX_COLL, &r);
+        if (st != RDMX_OK) {
+            RDMX_ERROR("collective on comm %u: %s to rank %d failed: %s",
+                       (unsigned)x->comm->context_id,
+                       o->kind == RDMX_SOP_SEND ? "send" : "receive", o->peer,
+                       rdmx_status_str(st));
+            return st;
+        }
+        x->reqs[x->nreqs++] = r;
+    }
+    return RDMX_OK;
+}
+
+static rdmx_status_t run_locals(rdmx_coll_exec_t *x)
+{
+    rdmx_sched_t *s = &x->s;
+    size_t lo = s->rounds[x->round], hi = rdmx_sched_round_end(s, x->round);
+    for (size_t i = lo; i < hi; i++) {
+        const rdmx_sop_t *o = &s->ops[i];
+        if (o->kind == RDMX_SOP_COPY) {
+            memmove(addr(x, o->dbuf, o->doff), addr(x, o->sbuf, o->soff), o->n);
+        } else if (o->kind == RDMX_SOP_REDUCE) {
+            char *src = addr(x, o->sbuf, o->soff);
+            char *dst = addr(x, o->dbuf, o->doff);
+            rdmx_status_t st;
+            if (!o->swap) {
+                st = rdmx_op_apply_packed(s->op, src, dst, o->n, s->dt);
+            } else {
+                /* dst = dst op src: reduce into a copy of src. */
+                size_t bytes = o->n * s->esize;
+                if (bytes > x->scratch_bytes) {
+                    void *m = realloc(x->scratch, bytes);
+                    if (!m)
+                        return RDMX_ERR_NOMEM;
+                    x->scratch = m;
+                    x->scratch_bytes = bytes;
+                }
+                memcpy(x->scratch, src, bytes);
+                st = rdmx_op_apply_packed(s->op, dst, x->scratch, o->n, s->dt);
+                memcpy(dst, x->scratch, bytes);
+            }
+            if (st != RDMX_OK)
+                return st;
+        }
+    }
+    return RDMX_OK;
+}
+
+static void finish(rdmx_coll_exec_t *x)
+{
+    for (size_t i = 0; i < x->nunpacks; i++) {
+        struct unpack *u = &x->unpacks[i];
+        rdmx_dt_unpack(u->dt, u->user, u->count, 0, u->packed,
+                       u->count * u->dt->size);
+    }
+}
+
+/* Returns RDMX_OK when it advanced, RDMX_INPROGRESS when waiting. */
+static rdmx_status_t exec_poll(rdmx_request_t *req)
+{
+    rdmx_coll_exec_t *x = rdmx_request_generic_arg(req);
+    rdmx_sched_t *s = &x->s;
+    int advanced = 0;
+    rdmx_status_t st = RDMX_OK;
+    while (x->round < s->nrounds) {
+        if (!x->posted) {
+            st = post_round(x);
+            if (st != RDMX_OK)
+                goto fail;
+            x->posted = 1;
+            advanced = 1;
+        }
+        for (size_t i = 0; i < x->nreqs; i++)
+            if (!rdmx_request_done(x->reqs[i]))
+                return advanced ? RDMX_OK : RDMX_INPROGRESS;
+        for (size_t i = 0; i < x->nreqs; i++) {
+            const MPI_Status *ms = rdmx_request_status(x->reqs[i]);
+            if (ms->MPI_ERROR != MPI_SUCCESS && st == RDMX_OK)
+                st = ms->MPI_ERROR == MPI_ERR_TRUNCATE ? RDMX_ERR_TRUNCATE
+                                                       : RDMX_ERR_IO;
+            rdmx_request_free(x->reqs[i]);
+        }
+        x->nreqs = 0;
+        if (st != RDMX_OK) {
+            RDMX_ERROR("collective on comm %u: a message failed in round "
+                       "%zu: %s",
+                       (unsigned)x->comm->context_id, x->round,
+                       rdmx_status_str(st));
+            goto fail;
+        }
+        st = run_locals(x);
+        if (st != RDMX_OK)
+            goto fail;
+        x->round++;
+        x->posted = 0;
+        advanced = 1;
+    }
+    finish(x);
+    rdmx_request_generic_complete(req, RDMX_OK);
+    return RDMX_OK;
+fail:
+    rdmx_request_generic_complete(req, st);
+    return st;
+}
+
+static void exec_free(rdmx_request_t *req)
+{
+    rdmx_coll_exec_free(rdmx_request_generic_arg(req));
+}
+
+rdmx_status_t rdmx_coll_exec_start(rdmx_coll_exec_t *x, rdmx_request_t **req)
+{
+    rdmx_sched_t *s = &x->s;
+    for (int i = 0; i < 2; i++) {
+        if (s->tmp_bytes[i]) {
+            x->buf[RDMX_SB_TMP + i] = rdmx_coll_exec_alloc(x, s->tmp_bytes[i]);
+            if (!x->buf[RDMX_SB_TMP + i]) {
+                rdmx_coll_exec_free(x);
+                return RDMX_ERR_NOMEM;
+            }
+        }
+    }
+    /* Keep user-defined reduction objects alive while nonblocking
+     * collectives run even if the user frees them. */
+    if (s->dt && !s->dt->predefined) {
+        x->dt_hold = (rdmx_datatype_t *)s->dt;
+        rdmx_dt_retain(x->dt_hold);
+    }
+    if (s->op && !s->op->predefined) {
+        x->op_hold = (rdmx_op_t *)s->op;
+        rdmx_op_retain(x->op_hold);
+    }
+    rdmx_comm_retain(x->comm);
+    x->comm_held = 1;
+    x->tag = (int)(x->comm->coll_seq++ & 0x7fffffff);
+    rdmx_request_t *r =
+        rdmx_request_generic_new(x->comm, exec_poll, exec_free, x);
+    if (!r) {
+        rdmx_coll_exec_free(x);
+        return RDMX_ERR_NOMEM;
+    }
+    *req = r;
+    exec_poll(r);
+    return RDMX_OK;
+}

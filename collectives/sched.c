@@ -1,0 +1,157 @@
+/*
+ * sched.c — building schedules (see coll.h for the model).
+ */
+#include "coll.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void rdmx_sched_init(rdmx_sched_t *s, int rank, int size)
+{
+    memset(s, 0, sizeof(*s));
+    s->rank = rank;
+    s->size = size;
+}
+
+void rdmx_sched_fini(rdmx_sched_t *s)
+{
+    free(s->ops);
+    free(s->rounds);
+    s->ops = NULL;
+    s->rounds = NULL;
+    s->nops = s->nrounds = 0;
+}
+
+static rdmx_sop_t *push(rdmx_sched_t *s, int is_msg)
+{
+    if (s->err)
+        return NULL;
+    /* A round is [messages][local ops]: a message after a local op starts
+     * the next round, so locals never run before earlier messages. */
+    if (s->round_open && is_msg && s->round_has_local)
+        s->round_open = 0;
+    if (!s->round_open) {
+        s->round_has_local = 0;
+        if (s->nrounds == s->rounds_cap) {
+            size_t cap = s->rounds_cap ? 2 * s->rounds_cap : 16;
+            size_t *r = realloc(s->rounds, cap * sizeof(*r));
+            if (!r) {
+                s->err = RDMX_ERR_NOMEM;
+                return NULL;
+            }
+            s->rounds = r;
+            s->rounds_cap = cap;
+        }
+        s->rounds[s->nrounds++] = s->nops;
+        s->round_open = 1;
+    }
+    if (s->nops == s->ops_cap) {
+        size_t cap = s->ops_cap ? 2 * s->ops_cap : 32;
+        rdmx_sop_t *o = realloc(s->ops, cap * sizeof(*o));
+        if (!o) {
+            s->err = RDMX_ERR_NOMEM;
+            return NULL;
+        }
+        s->ops = o;
+        s->ops_cap = cap;
+    }
+    rdmx_sop_t *op = &s->ops[s->nops++];
+    memset(op, 0, sizeof(*op));
+    if (!is_msg)
+        s->round_has_local = 1;
+    return op;
+}
+
+static void msg(rdmx_sched_t *s, int kind, int peer, int buf, size_t off,
+                size_t bytes)
+{
+    rdmx_sop_t *o = push(s, 1);
+    if (!o)
+        return;
+    o->kind = (uint8_t)kind;
+    o->peer = peer;
+    if (kind == RDMX_SOP_SEND) {
+        o->sbuf = (uint8_t)buf;
+        o->soff = off;
+    } else {
+        o->dbuf = (uint8_t)buf;
+        o->doff = off;
+    }
+    o->n = bytes;
+}
+
+void rdmx_sched_send(rdmx_sched_t *s, int peer, int buf, size_t off,
+                     size_t bytes)
+{
+    if (bytes && peer != s->rank)
+        msg(s, RDMX_SOP_SEND, peer, buf, off, bytes);
+}
+
+void rdmx_sched_recv(rdmx_sched_t *s, int peer, int buf, size_t off,
+                     size_t bytes)
+{
+    if (bytes && peer != s->rank)
+        msg(s, RDMX_SOP_RECV, peer, buf, off, bytes);
+}
+
+void rdmx_sched_send0(rdmx_sched_t *s, int peer)
+{
+    msg(s, RDMX_SOP_SEND, peer, RDMX_SB_SEND, 0, 0);
+}
+
+void rdmx_sched_recv0(rdmx_sched_t *s, int peer)
+{
+    msg(s, RDMX_SOP_RECV, peer, RDMX_SB_RECV, 0, 0);
+}
+
+void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
+                     size_t doff, size_t bytes)
+{
+    if (!bytes || (sbuf == dbuf && soff == doff))
+        return;
+    rdmx_sop_t *o = push(s, 0);
+    if (!o)
+        return;
+    o->kind = RDMX_SOP_COPY;
+    o->sbuf = (uint8_t)sbuf;
+    o->dbuf = (uint8_t)dbuf;
+    o->soff = soff;
+    o->doff = doff;
+    o->n = bytes;
+}
+
+void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
+                       size_t doff, size_t count, int swap)
+{
+    if (!count)
+        return;
+    rdmx_sop_t *o = push(s, 0);
+    if (!o)
+        return;
+    o->kind = RDMX_SOP_REDUCE;
+    o->sbuf = (uint8_t)sbuf;
+    o->dbuf = (uint8_t)dbuf;
+    o->soff = soff;
+    o->doff = doff;
+    o->n = count;
+    o->swap = (uint8_t)(swap ? 1 : 0);
+}
+
+void rdmx_sched_round(rdmx_sched_t *s)
+{
+    s->round_open = 0;
+}
+
+void rdmx_sched_tmp(rdmx_sched_t *s, int which, size_t bytes)
+{
+    if (bytes > s->tmp_bytes[which])
+        s->tmp_bytes[which] = bytes;
+}
+
+void rdmx_coll_blocks(size_t count, int p, size_t *start)
+{
+    size_t q = count / (size_t)p, r = count % (size_t)p;
+    start[0] = 0;
+    for (int i = 0; i < p; i++)
+        start[i + 1] = start[i] + q + ((size_t)i < r ? 1 : 0);
+}

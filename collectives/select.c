@@ -1,0 +1,249 @@
+/*
+ * select.c — the algorithm table and the size-aware selection.
+ *
+ * Every rank must pick the same algorithm for a collective: the choice
+ * depends only on (kind, p, message size, op commutativity) and on
+ * environment variables the launcher gives every rank alike. The switch
+ * points are documented (with the measurements behind them) in
+ * docs/COLLECTIVES.md.
+ */
+#include "coll.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+RDMX_CONFIG_VAR("RDMX_COLL_BARRIER", NULL, "barrier algorithm: dissemination");
+RDMX_CONFIG_VAR("RDMX_COLL_BCAST", NULL,
+                "bcast algorithm: binomial|pipelined_binomial|"
+                "scatter_allgather (unset: by size)");
+RDMX_CONFIG_VAR("RDMX_COLL_BCAST_SEGMENT", "32k",
+                "segment size of the pipelined bcast");
+RDMX_CONFIG_VAR("RDMX_COLL_REDUCE", NULL,
+                "reduce algorithm: binomial|pipelined|rabenseifner");
+RDMX_CONFIG_VAR("RDMX_COLL_REDUCE_SEGMENT", "32k",
+                "segment size of the pipelined reduce");
+RDMX_CONFIG_VAR("RDMX_COLL_ALLREDUCE", NULL,
+                "allreduce algorithm: recursive_doubling|rabenseifner|ring|"
+                "reduce_bcast");
+RDMX_CONFIG_VAR("RDMX_COLL_GATHER", NULL, "gather algorithm: binomial|linear");
+RDMX_CONFIG_VAR("RDMX_COLL_SCATTER", NULL,
+                "scatter algorithm: binomial|linear");
+RDMX_CONFIG_VAR("RDMX_COLL_ALLGATHER", NULL,
+                "allgather algorithm: recursive_doubling|bruck|ring");
+RDMX_CONFIG_VAR("RDMX_COLL_ALLTOALL", NULL,
+                "alltoall algorithm: bruck|pairwise");
+RDMX_CONFIG_VAR("RDMX_COLL_REDUCE_SCATTER", NULL,
+                "reduce_scatter algorithm: ring|reduce_scatterv");
+
+/* alpha / beta in bytes: the message size whose transfer time equals the
+ * start-up latency (~1.5 us at ~10 GB/s). Switch points that trade rounds
+ * for bytes are derived from it (docs/COLLECTIVES.md). */
+#define RDMX_COLL_ALPHA_BYTES 15000
+
+static int is_pow2(int p)
+{
+    return !(p & (p - 1));
+}
+
+static int need_pow2(const rdmx_coll_args_t *a)
+{
+    return is_pow2(a->size);
+}
+
+static int need_commutative(const rdmx_coll_args_t *a)
+{
+    return a->commutative;
+}
+
+const rdmx_coll_algo_t rdmx_coll_algos[] = {
+    {"dissemination", RDMX_COLL_BARRIER, rdmx_coll_barrier_dissemination, NULL},
+    {"binomial", RDMX_COLL_BCAST, rdmx_coll_bcast_binomial, NULL},
+    {"pipelined_binomial", RDMX_COLL_BCAST, rdmx_coll_bcast_pipelined_binomial,
+     NULL},
+    {"scatter_allgather", RDMX_COLL_BCAST, rdmx_coll_bcast_scatter_allgather,
+     NULL},
+    {"binomial", RDMX_COLL_REDUCE, rdmx_coll_reduce_binomial, NULL},
+    {"pipelined", RDMX_COLL_REDUCE, rdmx_coll_reduce_pipelined, NULL},
+    {"rabenseifner", RDMX_COLL_REDUCE, rdmx_coll_reduce_rabenseifner,
+     need_commutative},
+    {"recursive_doubling", RDMX_COLL_ALLREDUCE,
+     rdmx_coll_allreduce_recursive_doubling, NULL},
+    {"rabenseifner", RDMX_COLL_ALLREDUCE, rdmx_coll_allreduce_rabenseifner,
+     NULL},
+    {"ring", RDMX_COLL_ALLREDUCE, rdmx_coll_allreduce_ring, need_commutative},
+    {"reduce_bcast", RDMX_COLL_ALLREDUCE, rdmx_coll_allreduce_reduce_bcast,
+     NULL},
+    {"binomial", RDMX_COLL_GATHER, rdmx_coll_gather_binomial, NULL},
+    {"linear", RDMX_COLL_GATHER, rdmx_coll_gather_linear, NULL},
+    {"linear", RDMX_COLL_GATHERV, rdmx_coll_gatherv_linear, NULL},
+    {"binomial", RDMX_COLL_SCATTER, rdmx_coll_scatter_binomial, NULL},
+    {"linear", RDMX_COLL_SCATTER, rdmx_coll_scatter_linear, NULL},
+    {"linear", RDMX_COLL_SCATTERV, rdmx_coll_scatterv_linear, NULL},
+    {"recursive_doubling", RDMX_COLL_ALLGATHER,
+     rdmx_coll_allgather_recursive_doubling, need_pow2},
+    {"bruck", RDMX_COLL_ALLGATHER, rdmx_coll_allgather_bruck, NULL},
+    {"ring", RDMX_COLL_ALLGATHER, rdmx_coll_allgather_ring, NULL},
+    {"ring", RDMX_COLL_ALLGATHERV, rdmx_coll_allgatherv_ring, NULL},
+    {"bruck", RDMX_COLL_ALLTOALL, rdmx_coll_alltoall_bruck, NULL},
+    {"pairwise", RDMX_COLL_ALLTOALL, rdmx_coll_alltoall_pairwise, NULL},
+    {"pairwise", RDMX_COLL_ALLTOALLV, rdmx_coll_alltoallv_pairwise, NULL},
+    {"ring", RDMX_COLL_REDUCE_SCATTER, rdmx_coll_reduce_scatter_ring,
+     need_commutative},
+    {"reduce_scatterv", RDMX_COLL_REDUCE_SCATTER,
+     rdmx_coll_reduce_scatter_reduce_scatterv, NULL},
+    {"recursive_doubling", RDMX_COLL_SCAN, rdmx_coll_scan_recursive_doubling,
+     NULL},
+    {"recursive_doubling", RDMX_COLL_EXSCAN,
+     rdmx_coll_exscan_recursive_doubling, NULL},
+};
+const size_t rdmx_coll_nalgos =
+    sizeof(rdmx_coll_algos) / sizeof(rdmx_coll_algos[0]);
+
+static const char *const kind_names[RDMX_COLL_NKINDS] = {
+    "barrier",  "bcast",     "reduce",         "allreduce", "gather",
+    "gatherv",  "scatter",   "scatterv",       "allgather", "allgatherv",
+    "alltoall", "alltoallv", "reduce_scatter", "scan",      "exscan",
+};
+
+/* The variable that overrides a kind (NULL: no choice to make). */
+static const char *const kind_env[RDMX_COLL_NKINDS] = {
+    [RDMX_COLL_BARRIER] = "RDMX_COLL_BARRIER",
+    [RDMX_COLL_BCAST] = "RDMX_COLL_BCAST",
+    [RDMX_COLL_REDUCE] = "RDMX_COLL_REDUCE",
+    [RDMX_COLL_ALLREDUCE] = "RDMX_COLL_ALLREDUCE",
+    [RDMX_COLL_GATHER] = "RDMX_COLL_GATHER",
+    [RDMX_COLL_SCATTER] = "RDMX_COLL_SCATTER",
+    [RDMX_COLL_ALLGATHER] = "RDMX_COLL_ALLGATHER",
+    [RDMX_COLL_ALLTOALL] = "RDMX_COLL_ALLTOALL",
+    [RDMX_COLL_REDUCE_SCATTER] = "RDMX_COLL_REDUCE_SCATTER",
+};
+
+const char *rdmx_coll_kind_name(rdmx_coll_kind_t kind)
+{
+    return (unsigned)kind < RDMX_COLL_NKINDS ? kind_names[kind] : "?";
+}
+
+const rdmx_coll_algo_t *rdmx_coll_algo_find(rdmx_coll_kind_t kind,
+                                            const char *name)
+{
+    for (size_t i = 0; i < rdmx_coll_nalgos; i++)
+        if (rdmx_coll_algos[i].kind == kind &&
+            strcmp(rdmx_coll_algos[i].name, name) == 0)
+            return &rdmx_coll_algos[i];
+    return NULL;
+}
+
+static const rdmx_coll_algo_t *pick(rdmx_coll_kind_t k, const char *name)
+{
+    const rdmx_coll_algo_t *al = rdmx_coll_algo_find(k, name);
+    return al;
+}
+
+/* The default table. Sizes are the bytes each rank contributes or
+ * receives (bcast/reduce/allreduce: the whole vector; gather/allgather/
+ * alltoall: one block). */
+static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
+{
+    int p = a->size;
+    size_t n = a->kind == RDMX_COLL_REDUCE || a->kind == RDMX_COLL_ALLREDUCE
+                   ? a->count * a->esize
+                   : a->bytes;
+    switch (a->kind) {
+    case RDMX_COLL_BARRIER:
+        return pick(a->kind, "dissemination");
+    case RDMX_COLL_BCAST: {
+        if (n <= 16384 || p <= 2)
+            return pick(a->kind,
+                        n <= 16384 ? "binomial" : "pipelined_binomial");
+        /* scatter + ring allgather costs (p-1)a + 2nb against the tree's
+         * log p (a + nb): it wins once n b (log p - 2) > (p-1-log p) a. */
+        int lg = 0;
+        while ((1 << lg) < p)
+            lg++;
+        if (lg > 2 &&
+            n * (size_t)(lg - 2) > (size_t)(p - 1 - lg) * RDMX_COLL_ALPHA_BYTES)
+            return pick(a->kind, "scatter_allgather");
+        return pick(a->kind, "pipelined_binomial");
+    }
+    case RDMX_COLL_REDUCE:
+        if (n <= 16384)
+            return pick(a->kind, "binomial");
+        if (a->commutative && a->count >= (size_t)p)
+            return pick(a->kind, "rabenseifner");
+        return pick(a->kind, "pipelined");
+    case RDMX_COLL_ALLREDUCE:
+        if (n <= 8192 || a->count < (size_t)p)
+            return pick(a->kind, "recursive_doubling");
+        if (a->commutative && n >= 1048576 && p <= 64 && !is_pow2(p))
+            return pick(a->kind, "ring");
+        return pick(a->kind, "rabenseifner");
+    case RDMX_COLL_GATHER:
+    case RDMX_COLL_SCATTER:
+        return pick(a->kind, n <= 16384 ? "binomial" : "linear");
+    case RDMX_COLL_ALLGATHER:
+        if (n * (size_t)p <= 65536)
+            return pick(a->kind, is_pow2(p) ? "recursive_doubling" : "bruck");
+        if (is_pow2(p) && n * (size_t)p <= 524288)
+            return pick(a->kind, "recursive_doubling");
+        return pick(a->kind, "ring");
+    case RDMX_COLL_ALLTOALL:
+        return pick(a->kind, n <= 256 && p >= 8 ? "bruck" : "pairwise");
+    case RDMX_COLL_REDUCE_SCATTER:
+        return pick(a->kind, a->commutative ? "ring" : "reduce_scatterv");
+    default:
+        for (size_t i = 0; i < rdmx_coll_nalgos; i++)
+            if (rdmx_coll_algos[i].kind == a->kind)
+                return &rdmx_coll_algos[i];
+        return NULL;
+    }
+}
+
+const rdmx_coll_algo_t *rdmx_coll_select(const rdmx_coll_args_t *a)
+{
+    const char *env =
+        kind_env[a->kind] ? rdmx_config_str(kind_env[a->kind]) : NULL;
+    if (env && *env) {
+        const rdmx_coll_algo_t *al = rdmx_coll_algo_find(a->kind, env);
+        if (!al) {
+            static int warned[RDMX_COLL_NKINDS];
+            if (!warned[a->kind]++)
+                RDMX_WARN("%s=%s: no such %s algorithm; using the default",
+                          kind_env[a->kind], env, rdmx_coll_kind_name(a->kind));
+        } else if (!al->usable || al->usable(a)) {
+            return al;
+        } else {
+            RDMX_DEBUG("%s=%s not usable here (p=%d%s); using the default",
+                       kind_env[a->kind], env, a->size,
+                       a->commutative ? "" : ", non-commutative op");
+        }
+    }
+    return by_size(a);
+}
+
+rdmx_status_t rdmx_coll_build(rdmx_sched_t *s, const rdmx_coll_args_t *a,
+                              const rdmx_coll_algo_t *algo)
+{
+    if (!algo)
+        algo = rdmx_coll_select(a);
+    if (!algo)
+        return RDMX_ERR_INTERNAL;
+    if (algo->usable && !algo->usable(a))
+        return RDMX_ERR_INVALID;
+    s->op = a->op;
+    s->dt = a->dt;
+    s->esize = a->esize;
+    rdmx_status_t st = algo->build(s, a);
+    if (st == RDMX_OK)
+        st = s->err;
+    return st;
+}
+
+size_t rdmx_coll_segsize(rdmx_coll_kind_t kind)
+{
+    size_t seg =
+        rdmx_config_size(kind == RDMX_COLL_REDUCE ? "RDMX_COLL_REDUCE_SEGMENT"
+                                                  : "RDMX_COLL_BCAST_SEGMENT");
+    return seg ? seg : 32768;
+}
