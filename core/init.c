@@ -367,11 +367,10 @@ static rdmx_status_t setup_wait_set(rdmx_runtime_t *rt)
     return RDMX_OK;
 }
 
-static int count_cpus(void)
+/* CPUs of the host, not of this rank's affinity mask: the launcher binds
+ * each rank to one core, and a bound rank is not an oversubscribed one. */
+static int count_host_cpus(void)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0)
-        return CPU_COUNT(&set);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
@@ -437,7 +436,7 @@ static rdmx_status_t runtime_init(rdmx_runtime_t *rt)
         rt->peers[peer].tp = choose_transport(rt, peer);
     if ((st = setup_wait_set(rt)) != RDMX_OK)
         return st;
-    rdmx_progress_configure(rt->local_size > count_cpus());
+    rdmx_progress_configure(rt->local_size > count_host_cpus());
     log_selection(rt);
     rt->initialized = 1;
     return RDMX_OK;

@@ -1,0 +1,332 @@
+/*
+ * shm_ring_test.c — the SPSC record ring of the shm transport: wrap-around,
+ * back-pressure, stale-tag safety, wake-up handshake and concurrent
+ * producer/consumer stress across threads and across processes.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "transport/shm/shm_ring.h"
+
+#define BIG (64u << 20)
+
+typedef struct ring_fixture {
+    rdmx_shm_ring_shared_t *sh;
+    size_t bytes;
+    rdmx_shm_ring_producer_t p;
+    rdmx_shm_ring_consumer_t c;
+} ring_fixture_t;
+
+static void fixture_make(ring_fixture_t *f, uint32_t cells, int shared)
+{
+    f->bytes = rdmx_shm_ring_footprint(cells);
+    f->sh = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE,
+                 (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+    assert_true(f->sh != MAP_FAILED);
+    rdmx_shm_ring_init(f->sh, cells);
+    assert_int_equal(rdmx_shm_ring_producer_attach(&f->p, f->sh, f->bytes), 0);
+    assert_int_equal(rdmx_shm_ring_consumer_attach(&f->c, f->sh, f->bytes), 0);
+}
+
+static void fixture_free(ring_fixture_t *f)
+{
+    munmap(f->sh, f->bytes);
+}
+
+/* Body of record number `seq`: its length and a byte pattern derived from
+ * the sequence number, so reordering, loss and corruption are all seen. */
+static size_t body_len(uint64_t seq, size_t max)
+{
+    uint64_t x = seq * 2654435761u + 12345;
+    return (size_t)((x >> 7) % (max + 1));
+}
+
+static void body_fill(unsigned char *b, size_t len, uint64_t seq)
+{
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char)(seq * 31 + i * 7);
+}
+
+static int body_check(const unsigned char *b, size_t len, uint64_t seq)
+{
+    for (size_t i = 0; i < len; i++)
+        if (b[i] != (unsigned char)(seq * 31 + i * 7))
+            return 0;
+    return 1;
+}
+
+static void test_ring_rejects_bad_header(void **state)
+{
+    ring_fixture_t f;
+    rdmx_shm_ring_producer_t p;
+
+    fixture_make(&f, 16, 0);
+    /* A footprint larger than the mapping is refused. */
+    assert_int_equal(rdmx_shm_ring_producer_attach(&p, f.sh, f.bytes - 1), -1);
+    f.sh->size = 1000; /* not a power of two */
+    assert_int_equal(rdmx_shm_ring_producer_attach(&p, f.sh, f.bytes), -1);
+    fixture_free(&f);
+}
+
+static void test_ring_empty_and_oversize(void **state)
+{
+    ring_fixture_t f;
+    uint32_t kind;
+    size_t len, max;
+
+    fixture_make(&f, 16, 0);
+    max = rdmx_shm_ring_max_body(f.sh->size);
+    assert_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
+    assert_null(rdmx_shm_ring_reserve(&f.p, max + 1));
+    assert_non_null(rdmx_shm_ring_reserve(&f.p, max));
+    rdmx_shm_ring_commit(&f.p, 7);
+    assert_non_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
+    assert_int_equal(kind, 7);
+    assert_int_equal(len, max);
+    fixture_free(&f);
+}
+
+/* Many laps of interleaved produce-until-full / consume-all with every
+ * length from 0 to the maximum: records cross the end of the data area
+ * (PAD) in every possible position. */
+static void test_ring_wraparound(void **state)
+{
+    ring_fixture_t f;
+    uint64_t sent = 0, recvd = 0;
+    size_t max;
+    int rounds = 0;
+
+    fixture_make(&f, 16, 0);
+    max = rdmx_shm_ring_max_body(f.sh->size);
+    while (recvd < 20000) {
+        for (;;) {
+            size_t len = body_len(sent, max);
+            unsigned char *b = rdmx_shm_ring_reserve(&f.p, len);
+            if (!b)
+                break;
+            body_fill(b, len, sent);
+            rdmx_shm_ring_commit(&f.p, 1);
+            sent++;
+        }
+        assert_true(sent > recvd); /* an empty ring always takes a record */
+        for (;;) {
+            uint32_t kind;
+            size_t len;
+            const unsigned char *b = rdmx_shm_ring_peek(&f.c, &kind, &len);
+            if (!b)
+                break;
+            assert_true(b != RDMX_SHM_RING_CORRUPT);
+            assert_int_equal(kind, 1);
+            assert_int_equal(len, body_len(recvd, max));
+            assert_true(body_check(b, len, recvd));
+            rdmx_shm_ring_consume(&f.c);
+            recvd++;
+        }
+        rdmx_shm_ring_publish(&f.c);
+        assert_int_equal(recvd, sent);
+        rounds++;
+    }
+    /* The head went around the 1 KiB area many times. */
+    assert_true(f.p.head > 100u * f.sh->size);
+    fixture_free(&f);
+}
+
+/* A full ring refuses further records until the consumer publishes. */
+static void test_ring_backpressure(void **state)
+{
+    ring_fixture_t f;
+    uint32_t kind;
+    size_t len;
+    int n = 0;
+
+    fixture_make(&f, 16, 0);
+    while (rdmx_shm_ring_reserve(&f.p, 40)) { /* 1 cell each */
+        rdmx_shm_ring_commit(&f.p, 2);
+        n++;
+    }
+    assert_int_equal(n, 15); /* one cell always stays free */
+    assert_false(rdmx_shm_ring_has_room(&f.p, 0));
+    /* Consuming without publishing frees nothing for the producer. */
+    assert_non_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
+    rdmx_shm_ring_consume(&f.c);
+    assert_false(rdmx_shm_ring_has_room(&f.p, 0));
+    /* The producer asks to be woken; the publish reports that request. */
+    assert_int_equal(rdmx_shm_ring_request_space(&f.p, 40), 0);
+    assert_int_equal(rdmx_shm_ring_publish(&f.c), 1);
+    assert_int_equal(rdmx_shm_ring_publish(&f.c), 0); /* nothing new */
+    assert_true(rdmx_shm_ring_has_room(&f.p, 40));
+    assert_false(rdmx_shm_ring_has_room(&f.p, 64 + 40)); /* 2 cells */
+    /* Room present: request_space says so and leaves no request behind. */
+    assert_int_equal(rdmx_shm_ring_request_space(&f.p, 40), 1);
+    assert_non_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
+    rdmx_shm_ring_consume(&f.c);
+    assert_int_equal(rdmx_shm_ring_publish(&f.c), 0);
+    fixture_free(&f);
+}
+
+/* Bodies full of words that equal the tag a later lap would expect at that
+ * offset must never be taken for records. */
+static void test_ring_stale_tags_ignored(void **state)
+{
+    ring_fixture_t f;
+    uint32_t size, kind;
+    size_t len, max;
+
+    fixture_make(&f, 16, 0);
+    size = f.sh->size;
+    max = rdmx_shm_ring_max_body(size);
+    for (int lap = 0; lap < 50; lap++) {
+        for (int k = 0; k < 3; k++) {
+            uint64_t pos;
+            size_t l = (k == 0) ? max : (size_t)(lap * 13 + k * 100) % max;
+            uint64_t *b = rdmx_shm_ring_reserve(&f.p, l);
+            assert_non_null(b);
+            pos = f.p.rec_pos + RDMX_SHM_REC_HDR;
+            for (size_t i = 0; i + 8 <= l; i += 8) {
+                /* tag a record starting here would carry 1..3 laps on */
+                uint64_t at = pos + i;
+                b[i / 8] = at + (uint64_t)size * (1 + (i / 8) % 3) + 1;
+            }
+            rdmx_shm_ring_commit(&f.p, 3);
+            assert_non_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
+            assert_int_equal(len, l);
+            rdmx_shm_ring_consume(&f.c);
+            rdmx_shm_ring_publish(&f.c);
+            assert_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
+            assert_false(rdmx_shm_ring_ready(&f.c));
+        }
+    }
+    fixture_free(&f);
+}
+
+static void test_ring_corrupt_len_detected(void **state)
+{
+    ring_fixture_t f;
+    uint32_t kind;
+    size_t len;
+    rdmx_shm_rec_t *rec;
+
+    fixture_make(&f, 16, 0);
+    assert_non_null(rdmx_shm_ring_reserve(&f.p, 10));
+    rdmx_shm_ring_commit(&f.p, 1);
+    rec = (rdmx_shm_rec_t *)f.sh->data;
+    rec->len = 0xfffffff0u;
+    assert_ptr_equal(rdmx_shm_ring_peek(&f.c, &kind, &len),
+                     RDMX_SHM_RING_CORRUPT);
+    fixture_free(&f);
+}
+
+/* ---- concurrent stress --------------------------------------------------- */
+
+#define STRESS_RECORDS 300000u
+
+static void stress_produce(ring_fixture_t *f, size_t max)
+{
+    for (uint64_t seq = 0; seq < STRESS_RECORDS; seq++) {
+        size_t len = body_len(seq, max);
+        unsigned char *b;
+        while (!(b = rdmx_shm_ring_reserve(&f->p, len)))
+            ; /* spin: the consumer frees cells */
+        body_fill(b, len, seq);
+        rdmx_shm_ring_commit(&f->p, 1 + (uint32_t)(seq % 5));
+    }
+}
+
+/* Returns the number of records that arrived intact and in order. */
+static uint64_t stress_consume(ring_fixture_t *f, size_t max)
+{
+    uint64_t seq = 0;
+
+    while (seq < STRESS_RECORDS) {
+        uint32_t kind;
+        size_t len;
+        const unsigned char *b = rdmx_shm_ring_peek(&f->c, &kind, &len);
+        if (!b)
+            continue;
+        if (b == RDMX_SHM_RING_CORRUPT || kind != 1 + (uint32_t)(seq % 5) ||
+            len != body_len(seq, max) || !body_check(b, len, seq))
+            return seq;
+        rdmx_shm_ring_consume(&f->c);
+        /* Publish in batches, as the transport does per progress pass. */
+        if ((seq & 7) == 0)
+            rdmx_shm_ring_publish(&f->c);
+        seq++;
+    }
+    rdmx_shm_ring_publish(&f->c);
+    return seq;
+}
+
+typedef struct stress_arg {
+    ring_fixture_t *f;
+    size_t max;
+} stress_arg_t;
+
+static void *stress_thread(void *arg)
+{
+    stress_arg_t *a = arg;
+
+    stress_produce(a->f, a->max);
+    return NULL;
+}
+
+static void test_ring_stress_threads(void **state)
+{
+    ring_fixture_t f;
+    pthread_t th;
+    stress_arg_t a;
+
+    fixture_make(&f, 64, 0);
+    a.f = &f;
+    a.max = 600; /* mix of 1..10-cell records in a 64-cell ring */
+    assert_int_equal(pthread_create(&th, NULL, stress_thread, &a), 0);
+    assert_int_equal(stress_consume(&f, a.max), STRESS_RECORDS);
+    pthread_join(th, NULL);
+    fixture_free(&f);
+}
+
+static void test_ring_stress_processes(void **state)
+{
+    ring_fixture_t f;
+    pid_t pid;
+    int wstatus;
+    size_t max = 600;
+
+    fixture_make(&f, 64, 1);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(100); /* never outlive the test if the parent dies */
+        stress_produce(&f, max);
+        _exit(0);
+    }
+    assert_int_equal(stress_consume(&f, max), STRESS_RECORDS);
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    assert_true(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+    fixture_free(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ring_rejects_bad_header),
+        cmocka_unit_test(test_ring_empty_and_oversize),
+        cmocka_unit_test(test_ring_wraparound),
+        cmocka_unit_test(test_ring_backpressure),
+        cmocka_unit_test(test_ring_stale_tags_ignored),
+        cmocka_unit_test(test_ring_corrupt_len_detected),
+        cmocka_unit_test(test_ring_stress_threads),
+        cmocka_unit_test(test_ring_stress_processes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

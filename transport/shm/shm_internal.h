@@ -1,0 +1,237 @@
+/*
+ * shm_internal.h — state shared by the files of the shm transport.
+ *
+ * Layout of one rank's inbound segment /dev/shm/rdmx-<job>-shm<rank>
+ * (created by that rank in open(), mapped by every local peer in wireup()):
+ *
+ *   +------------------------------+ 0
+ *   | rdmx_shm_ctl_t               |  magic, geometry, owner pid,
+ *   |                              |  attach counter, "sleeping" flag
+ *   +------------------------------+ ring_offset
+ *   | ring from local rank 0       |  rdmx_shm_ring_shared_t + cells
+ *   +------------------------------+ ring_offset + ring_stride
+ *   | ring from local rank 1       |
+ *   | ...                          |  (the owner's own slot is unused)
+ *   +------------------------------+ seg_bytes
+ *
+ * Only local rank i produces into ring i of a segment; only the owner
+ * consumes. Ring records carry one of the rdmx_shm_kind values below.
+ */
+#ifndef RDMX_SHM_INTERNAL_H
+#define RDMX_SHM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "shm_ring.h"
+#include "transport/transport.h"
+
+#define RDMX_SHM_MAGIC 0x72646d78u /* "rdmx" */
+#define RDMX_SHM_VERSION 1u
+#define RDMX_SHM_NAME_MAX 128
+
+typedef struct rdmx_shm_ctl {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t local_size;
+    uint32_t ring_cells;
+    uint64_t seg_bytes;
+    uint64_t ring_offset;
+    uint64_t ring_stride;
+    int32_t owner_rank;
+    int32_t owner_pid;
+    /* A reader checks with one process_vm_readv of cma_probe_addr (in the
+     * owner's memory, holding cma_nonce) that CMA works and that owner_pid
+     * names the owner in the reader's pid namespace. */
+    uint64_t cma_probe_addr;
+    uint64_t cma_nonce;
+    _Alignas(64) _Atomic uint32_t attached; /* peers that mapped us */
+    _Alignas(64) _Atomic uint32_t sleeping; /* owner blocks on wake fd */
+} rdmx_shm_ctl_t;
+
+/* Ring record kinds (values >= 1; 0 is the ring's PAD). */
+enum rdmx_shm_kind {
+    RDMX_SHM_KIND_MSG = 1,      /* rdmx_wire_hdr_t + payload */
+    RDMX_SHM_KIND_GET_REQ = 2,  /* rdmx_shm_get_req_t (copy-mode GET) */
+    RDMX_SHM_KIND_GET_DATA = 3, /* rdmx_shm_get_data_t + bytes */
+};
+
+/*
+ * Copy-mode GET, used when the kernel refuses cross-memory attach:
+ *
+ *   reader                              owner of the memory
+ *   GET_REQ{cookie, addr, len, region} ->
+ *                                    <- GET_DATA{cookie, offset, status} +
+ * chunk
+ *                                    <- ... (pipelined through the ring)
+ */
+typedef struct rdmx_shm_get_req {
+    uint64_t cookie; /* reader's pending-get slot (id | gen << 32) */
+    uint64_t addr;   /* in the owner's address space */
+    uint64_t len;
+    uint32_t region; /* owner's registration id from the rkey */
+    uint32_t gen;
+} rdmx_shm_get_req_t;
+
+typedef struct rdmx_shm_get_data {
+    uint64_t cookie;
+    uint64_t offset;
+    int32_t status; /* RDMX_OK, or why the owner refused the request */
+    uint32_t reserved;
+} rdmx_shm_get_data_t;
+
+/* Packed remote key (rdmx_memh_t.rkey), 16 bytes:
+ *   0        4        8        12       16
+ *   | magic  |  pid   | region |  gen   |                                 */
+typedef struct rdmx_shm_rkey {
+    uint32_t magic;
+    int32_t pid;
+    uint32_t region;
+    uint32_t gen;
+} rdmx_shm_rkey_t;
+#define RDMX_SHM_RKEY_MAGIC 0x73686d6bu /* "shmk" */
+
+typedef struct rdmx_shm_memh {
+    rdmx_memh_t base;
+    uint32_t region;
+    uint32_t gen;
+} rdmx_shm_memh_t;
+
+/* Something waiting for ring room towards one peer, sent in order. */
+typedef enum rdmx_shm_out_type {
+    RDMX_SHM_OUT_MSG,   /* header + iov of a caller that gets comp->cb */
+    RDMX_SHM_OUT_COPY,  /* a whole record body copied into `copy` */
+    RDMX_SHM_OUT_SERVE, /* copy-mode GET being answered in chunks */
+} rdmx_shm_out_type_t;
+
+typedef struct rdmx_shm_out {
+    struct rdmx_shm_out *next;
+    rdmx_shm_out_type_t type;
+    uint32_t kind; /* record kind for OUT_COPY */
+    size_t body_len;
+    rdmx_wire_hdr_t hdr;
+    struct iovec *iov;
+    int iovcnt;
+    rdmx_completion_t *comp;
+    unsigned char *copy;
+    /* OUT_SERVE */
+    uint64_t cookie;
+    const unsigned char *src;
+    uint64_t len, done;
+} rdmx_shm_out_t;
+
+struct rdmx_shm_transport;
+
+struct rdmx_ep {
+    struct rdmx_shm_transport *tp;
+    int peer;  /* world rank */
+    int local; /* index in rt->local_peers */
+    pid_t pid;
+    int cma; /* 1: read peer memory with process_vm_readv */
+    int failed;
+    rdmx_shm_ctl_t *ctl; /* peer's segment (we produce into it) */
+    size_t seg_bytes;
+    rdmx_shm_ring_producer_t prod;
+    rdmx_shm_out_t *out_head, *out_tail;
+    uint64_t stuck_since_ns; /* out queue blocked since (liveness check) */
+    struct sockaddr_un wake_addr;
+    socklen_t wake_len;
+};
+
+typedef struct rdmx_shm_get_op {
+    rdmx_completion_t *comp; /* NULL = slot free */
+    unsigned char *dst;
+    uint64_t len, received;
+    uint32_t gen;
+    int peer_local;
+    rdmx_status_t status;
+} rdmx_shm_get_op_t;
+
+typedef struct rdmx_shm_done {
+    rdmx_completion_t *comp;
+    rdmx_status_t status;
+} rdmx_shm_done_t;
+
+typedef struct rdmx_shm_transport {
+    rdmx_transport_t base;
+    int local_size, local_rank;
+    uint32_t ring_cells;
+    size_t max_body; /* largest ring record body */
+    int cma_enabled;
+    pid_t pid; /* ours, put in every rkey (getpid() is a system call) */
+
+    char seg_name[RDMX_SHM_NAME_MAX];
+    rdmx_shm_ctl_t *ctl; /* own inbound segment */
+    size_t seg_bytes;
+    int seg_unlinked;
+    rdmx_shm_ring_consumer_t *cons; /* [local_size], own slot unused */
+    rdmx_ep_t *eps;                 /* [local_size], own slot unused */
+    int wired;
+
+    int wake_fd; /* bound abstract datagram socket, also used to send */
+    int armed;
+    int in_progress;
+
+    /* Registered regions (copy-mode GET validates requests against them). */
+    rdmx_shm_memh_t **regions;
+    uint32_t nregions, regions_cap;
+    uint32_t free_region; /* hint */
+    uint32_t region_gen;
+
+    /* Outstanding copy-mode GETs issued by this rank. */
+    rdmx_shm_get_op_t *gets;
+    uint32_t ngets_cap;
+
+    /* Completions to deliver from the next progress(). */
+    rdmx_shm_done_t *done;
+    size_t ndone, done_cap;
+} rdmx_shm_transport_t;
+
+/* shm_segment.c */
+rdmx_status_t rdmx_shm_segment_name(const char *job_id, int rank, char *buf,
+                                    size_t len);
+rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp);
+rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep);
+void rdmx_shm_segment_destroy(rdmx_shm_transport_t *tp);
+
+/* shm_wake.c */
+rdmx_status_t rdmx_shm_wake_open(rdmx_shm_transport_t *tp);
+void rdmx_shm_wake_addr(const char *job_id, int rank, struct sockaddr_un *sa,
+                        socklen_t *len);
+void rdmx_shm_wake_peer(rdmx_shm_transport_t *tp, rdmx_ep_t *ep);
+void rdmx_shm_wake_drain(rdmx_shm_transport_t *tp);
+void rdmx_shm_wake_close(rdmx_shm_transport_t *tp);
+
+/* shm_get.c */
+void rdmx_shm_cma_publish(rdmx_shm_ctl_t *ctl);
+int rdmx_shm_cma_check(rdmx_ep_t *ep);
+rdmx_status_t rdmx_shm_mem_reg(rdmx_transport_t *tp, void *addr, size_t len,
+                               rdmx_memh_t **memh);
+void rdmx_shm_mem_dereg(rdmx_transport_t *tp, rdmx_memh_t *memh);
+rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
+                           rdmx_memh_t *local_memh, uint64_t remote_addr,
+                           const uint8_t *rkey, uint32_t rkey_len,
+                           rdmx_completion_t *comp);
+void rdmx_shm_get_on_request(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
+                             const void *body, size_t len);
+void rdmx_shm_get_on_data(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
+                          const void *body, size_t len);
+void rdmx_shm_get_fail_peer(rdmx_shm_transport_t *tp, int local);
+void rdmx_shm_get_cleanup(rdmx_shm_transport_t *tp);
+
+/* shm.c */
+rdmx_status_t rdmx_shm_complete_later(rdmx_shm_transport_t *tp,
+                                      rdmx_completion_t *comp,
+                                      rdmx_status_t status);
+/* Queue or write a record (copied) towards ep; never blocks. */
+rdmx_status_t rdmx_shm_post_copy(rdmx_ep_t *ep, uint32_t kind, const void *a,
+                                 size_t alen, const void *b, size_t blen);
+void rdmx_shm_out_append(rdmx_ep_t *ep, rdmx_shm_out_t *o);
+/* Tell the peer new records are there if it sleeps. */
+void rdmx_shm_notify(rdmx_ep_t *ep);
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * shm_ring.h — single-producer/single-consumer ring of variable-length
+ * records in shared memory, the fast path of the shm transport.
+ *
+ * One ring per ordered pair of local ranks lives in the receiver's segment.
+ * The data area is a power-of-two number of 64-byte cells; a record occupies
+ * whole consecutive cells and never wraps (a PAD record fills the tail end of
+ * the area instead), so a consumer always sees a record's bytes contiguous and
+ * can hand them over in place.
+ *
+ * Record layout (every record starts on a cell boundary):
+ *
+ *   0                               8               12              16
+ *   +-------------------------------+---------------+---------------+
+ *   |   tag = ring position + 1     |      len      |     kind      |
+ *   +-------------------------------+---------------+---------------+
+ *   |  len bytes of body ... padded to a multiple of 64 bytes        |
+ *   +----------------------------------------------------------------+
+ *
+ * Synchronisation (C11 atomics, no locks, no syscalls):
+ *  - The producer writes body, len and kind, then stores `tag` with release
+ *    semantics. The consumer polls the tag at its position with acquire: the
+ *    record is ready exactly when tag == position + 1. Polling the record
+ *    itself costs one cache-line transfer per small message instead of two
+ *    (counter + data).
+ *  - Stale bytes from an earlier lap could look like a valid tag, so before
+ *    publishing a record the producer zeroes the tag slot where the *next*
+ *    record will start. It may: the producer always keeps one free cell
+ *    between its head and the consumer's tail, so that slot is free.
+ *  - The consumer publishes its position (`tail`, own cache line) with
+ *    release; the producer reads it with acquire only when its cached copy
+ *    says the ring is full.
+ *  - `need_space` lets a producer that is about to sleep ask the consumer
+ *    for a wake-up when it frees cells (see rdmx_shm_ring_consumer_release).
+ */
+#ifndef RDMX_SHM_RING_H
+#define RDMX_SHM_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RDMX_SHM_CELL 64u
+#define RDMX_SHM_REC_HDR 16u
+
+enum rdmx_shm_rec_kind {
+    RDMX_SHM_REC_PAD = 0, /* filler up to the end of the data area */
+    /* Values >= 1 belong to the ring's user. */
+};
+
+typedef struct rdmx_shm_rec {
+    _Atomic uint64_t tag;
+    uint32_t len;
+    uint32_t kind;
+} rdmx_shm_rec_t;
+
+/* The part of a ring that lives in shared memory. */
+typedef struct rdmx_shm_ring_shared {
+    _Alignas(64) _Atomic uint64_t tail;       /* consumer position, bytes */
+    _Alignas(64) _Atomic uint32_t need_space; /* producer waits for cells */
+    _Alignas(64) uint32_t size;               /* data bytes, set by init */
+    uint32_t magic;
+    _Alignas(64) unsigned char data[];
+} rdmx_shm_ring_shared_t;
+
+/* Producer's private view (in the producer's own memory). */
+typedef struct rdmx_shm_ring_producer {
+    rdmx_shm_ring_shared_t *sh;
+    uint64_t head;       /* next record position */
+    uint64_t tail_cache; /* last tail seen */
+    uint32_t size;       /* copy of sh->size, validated at attach */
+    /* Filled by reserve, used by commit. */
+    uint64_t rec_pos;
+    uint32_t rec_need;
+} rdmx_shm_ring_producer_t;
+
+/* Consumer's private view. */
+typedef struct rdmx_shm_ring_consumer {
+    rdmx_shm_ring_shared_t *sh;
+    uint64_t tail;     /* position of the record to read next */
+    uint64_t released; /* last tail published to the producer */
+    uint32_t size;
+    uint32_t cur_need; /* cells (bytes) of the record returned by peek */
+} rdmx_shm_ring_consumer_t;
+
+/* Full (store-load) fence for the sleep/wake handshakes. On x86 a locked
+ * add to the stack is such a fence for ordinary memory and costs a fraction
+ * of MFENCE (which AMD makes dispatch-serialising); Linux's smp_mb() does
+ * the same. Elsewhere the C11 fence. */
+static inline void rdmx_shm_fence(void)
+{
+#if defined(__x86_64__)
+    __asm__ __volatile__("lock; addl $0,-4(%%rsp)" ::: "memory", "cc");
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Bytes of shared memory a ring with `cells` cells occupies (cells must be
+ * a power of two >= 4). */
+size_t rdmx_shm_ring_footprint(uint32_t cells);
+
+/* Initialise a zeroed shared ring in place (done once by the creator). */
+void rdmx_shm_ring_init(rdmx_shm_ring_shared_t *sh, uint32_t cells);
+
+/* Attach a producer/consumer view; returns -1 if the shared header is not
+ * a valid ring of at most `max_bytes` bytes in total. */
+int rdmx_shm_ring_producer_attach(rdmx_shm_ring_producer_t *p,
+                                  rdmx_shm_ring_shared_t *sh, size_t max_bytes);
+int rdmx_shm_ring_consumer_attach(rdmx_shm_ring_consumer_t *c,
+                                  rdmx_shm_ring_shared_t *sh, size_t max_bytes);
+
+/* Largest record body a ring of `size` data bytes accepts. */
+static inline size_t rdmx_shm_ring_max_body(uint32_t size)
+{
+    return (size_t)size / 2 - RDMX_SHM_CELL - RDMX_SHM_REC_HDR;
+}
+
+/* Reserve room for a body of `len` bytes; returns where to write it or NULL
+ * if the ring has no room now (back-pressure) or len exceeds the maximum.
+ * Must be followed by rdmx_shm_ring_commit before the next reserve. */
+void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p, size_t len);
+
+/* Publish the reserved record. */
+void rdmx_shm_ring_commit(rdmx_shm_ring_producer_t *p, uint32_t kind);
+
+/* Room for a body of `len` bytes right now? */
+int rdmx_shm_ring_has_room(rdmx_shm_ring_producer_t *p, size_t len);
+
+/* The next record, or NULL if none is ready. PAD records are skipped
+ * internally. On return *kind and *len describe the body. Returns
+ * (void *)-1 for a corrupted record header (len out of range). */
+const void *rdmx_shm_ring_peek(rdmx_shm_ring_consumer_t *c, uint32_t *kind,
+                               size_t *len);
+#define RDMX_SHM_RING_CORRUPT ((const void *)-1)
+
+/* Done with the record returned by peek (its bytes may be overwritten).
+ * The position becomes visible to the producer at the next publish. */
+void rdmx_shm_ring_consume(rdmx_shm_ring_consumer_t *c);
+
+/* Publish consumed space to the producer. Returns 1 if the producer had
+ * asked for a wake-up (need_space) and the flag was cleared by this call:
+ * the caller then wakes the producer. */
+int rdmx_shm_ring_publish(rdmx_shm_ring_consumer_t *c);
+
+/* Producer about to sleep with data pending: ask for a wake-up, then
+ * re-check. Returns 1 if room for `len` appeared meanwhile (don't sleep). */
+int rdmx_shm_ring_request_space(rdmx_shm_ring_producer_t *p, size_t len);
+
+/* Non-destructive: is a record ready? */
+int rdmx_shm_ring_ready(const rdmx_shm_ring_consumer_t *c);
+
+#endif
