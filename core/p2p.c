@@ -380,9 +380,11 @@ static void rndv_start(rdmx_request_t *r, const rdmx_wire_hdr_t *hdr,
     if (d->rkey_len == 0 || !(tp->caps.flags & RDMX_TP_CAP_GET)) {
         /* CTS/DATA: the sender streams the data to our handle. */
         r->awaiting_data = 1;
-        uint64_t mine = rdmx_request_handle(r);
-        st = send_ctrl(peer, RDMX_MSG_CTS, hdr->req, &mine, sizeof(mine),
-                       NULL);
+        /* The payload lives in the request, which outlives the send: a
+         * transport may queue it without copying. */
+        r->cts_payload = rdmx_request_handle(r);
+        st = send_ctrl(peer, RDMX_MSG_CTS, hdr->req, &r->cts_payload,
+                       sizeof(r->cts_payload), NULL);
         if (st != RDMX_OK)
             fail_peer_call(peer, st, "sending CTS");
         return;

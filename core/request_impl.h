@@ -41,6 +41,7 @@ struct rdmx_request {
     size_t msg_len;   /* incoming message bytes */
     uint8_t sync_flags;  /* eager SYNC flag, kept until payload arrives */
     int awaiting_data;   /* CTS sent, DATA expected */
+    uint64_t cts_payload; /* our handle, sent in the CTS */
 
     /* send side */
     int mode;
