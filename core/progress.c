@@ -18,7 +18,7 @@
 
 RDMX_CONFIG_VAR("RDMX_WAIT_SPIN_US", NULL,
                 "microseconds a blocking call polls before it sleeps "
-                "(default 50, or 2 when ranks outnumber cores)");
+                "(default 1000, or 2 when ranks outnumber cores)");
 RDMX_CONFIG_VAR("RDMX_WAIT_SLEEP_MS", "20",
                 "longest single sleep of a waiting rank (it re-polls after)");
 
@@ -35,7 +35,11 @@ static long now_ns(void)
 void rdmx_progress_configure(int oversubscribed)
 {
     const char *s = rdmx_config_str("RDMX_WAIT_SPIN_US");
-    long us = oversubscribed ? 2 : 50;
+    /* A rank with a core of its own loses nothing by polling a while
+     * longer: a sleep costs a wake-up through the scheduler, which on a busy
+     * host is hundreds of microseconds. Ranks sharing cores sleep almost at
+     * once so the rank they wait for can run. */
+    long us = oversubscribed ? 2 : 1000;
     if (s)
         us = rdmx_config_long("RDMX_WAIT_SPIN_US");
     spin_ns = us * 1000;
