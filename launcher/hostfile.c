@@ -356,3 +356,83 @@ rdmx_status_t rdmx_hostlist_map(const rdmx_hostlist_t *hl, int np,
     free(used);
     return RDMX_OK;
 }
+
+rdmx_status_t rdmx_hostlist_from_slurm(const char *names, const char *per_node,
+                                       rdmx_hostlist_t *hl, char *err,
+                                       size_t errlen)
+{
+    const char *p = per_node ? per_node : "", *n = names;
+    char *text = NULL, *end;
+    size_t len = 0, cap = 0;
+    long count = 0, reps = 0; /* current "count(xreps)" entry, reps left */
+    rdmx_status_t st;
+    int nodes = 0;
+
+    while (*n) {
+        size_t nl = strcspn(n, "\n");
+        char line[RDMX_HOSTNAME_MAX + 32];
+        int w;
+
+        if (nl == 0) {
+            n++;
+            continue;
+        }
+        if (reps == 0) {
+            if (!*p) {
+                snprintf(err, errlen,
+                         "Slurm: more nodes than the tasks-per-node list "
+                         "\"%s\" describes",
+                         per_node ? per_node : "");
+                goto fail;
+            }
+            count = strtol(p, &end, 10);
+            reps = 1;
+            if (end != p && end[0] == '(' && end[1] == 'x') {
+                reps = strtol(end + 2, &end, 10);
+                if (*end == ')')
+                    end++;
+                else
+                    reps = 0;
+            }
+            if (end == p || count < 1 || reps < 1 || (*end && *end != ',')) {
+                snprintf(err, errlen,
+                         "Slurm: malformed tasks-per-node list \"%s\"",
+                         per_node);
+                goto fail;
+            }
+            p = *end ? end + 1 : end;
+        }
+        reps--;
+        w = snprintf(
+            line, sizeof(line), "%.*s slots=%ld\n",
+            (int)(nl < RDMX_HOSTNAME_MAX - 1 ? nl : RDMX_HOSTNAME_MAX - 1), n,
+            count);
+        if (len + (size_t)w + 1 > cap) {
+            char *q;
+            cap = cap ? cap * 2 : 1024;
+            while (cap < len + (size_t)w + 1)
+                cap *= 2;
+            q = realloc(text, cap);
+            if (!q) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
+            text = q;
+        }
+        memcpy(text + len, line, (size_t)w + 1);
+        len += (size_t)w;
+        nodes++;
+        n += nl;
+    }
+    if (nodes == 0) {
+        snprintf(err, errlen, "Slurm: the allocation lists no nodes");
+        goto fail;
+    }
+    st =
+        rdmx_hostfile_parse(text, len, "the Slurm allocation", hl, err, errlen);
+    free(text);
+    return st;
+fail:
+    free(text);
+    return RDMX_ERR_INVALID;
+}

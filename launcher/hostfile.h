@@ -53,6 +53,12 @@ rdmx_status_t rdmx_hostfile_load(const char *path, rdmx_hostlist_t *hl,
 /* "a:2,b,c:4" as given to --host. */
 rdmx_status_t rdmx_hostlist_parse_arg(const char *arg, rdmx_hostlist_t *hl,
                                       char *err, size_t errlen);
+/* Inside a Slurm allocation: `names` are the allocated nodes, one per line
+ * (`scontrol show hostnames`), `per_node` Slurm's compressed count list
+ * ("4(x2),2": SLURM_TASKS_PER_NODE) giving each node's slots in order. */
+rdmx_status_t rdmx_hostlist_from_slurm(const char *names, const char *per_node,
+                                       rdmx_hostlist_t *hl, char *err,
+                                       size_t errlen);
 void rdmx_hostlist_free(rdmx_hostlist_t *hl);
 int rdmx_hostlist_total_slots(const rdmx_hostlist_t *hl);
 

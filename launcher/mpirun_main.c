@@ -47,6 +47,7 @@ extern char **environ;
 #define KILL_GRACE_MS 500
 /* How long to wait for output pipes held open by leftover processes. */
 #define DRAIN_MS 2000
+#define ABANDON_MS 1500
 #define AUTH_TIMEOUT_MS 10000
 
 enum {
@@ -101,6 +102,7 @@ typedef struct job {
     int terminating; /* ranks are being killed */
     int killed_hard;
     uint64_t kill_at_ms;
+    uint64_t abandon_at_ms; /* after SIGKILL: stop waiting for proxies */
     uint64_t timeout_at_ms;
     uint64_t drain_until_ms;
 
@@ -117,6 +119,13 @@ typedef struct job {
     int stdin_pipe; /* write end, -1 once closed */
     char stdin_buf[65536];
     size_t stdin_len;
+
+    /* PMI relay: keys put since the last barrier (all hosts), sent to
+     * every proxy when the barrier completes. */
+    char *delta;
+    size_t delta_len, delta_cap;
+
+    int slurm; /* hosts from a Slurm allocation: launch through srun */
 } job_t;
 
 static job_t job;
@@ -182,7 +191,38 @@ static void kill_hard(void)
 {
     if (!job.killed_hard) {
         job.killed_hard = 1;
+        job.abandon_at_ms = rdmx_pmisrv_now_ms() + ABANDON_MS;
         signal_ranks(SIGKILL);
+    }
+}
+
+/* Proxies that have not reported their ranks' ends ABANDON_MS after the
+ * SIGKILL (an agent still connecting, a host gone silent) are not waited
+ * for: end of file on their stdin makes them kill their ranks, and the
+ * agent is terminated so that its connection closes. */
+static void abandon_proxies(void)
+{
+    for (int p = 0; p < job.nproxies; p++) {
+        proxy_t *px = &job.proxies[p];
+        int left = 0;
+        for (int r = 0; r < job.size; r++) {
+            if (job.ranks[r].proxy == p && job.ranks[r].running) {
+                job.ranks[r].running = 0;
+                job.nrunning--;
+                left++;
+            }
+        }
+        if (!left)
+            continue;
+        rdmx_launch_debug("host %s: %d ranks did not report their end; "
+                          "closing the connection",
+                          job.hl.hosts[px->host].name, left);
+        if (px->in_fd >= 0) {
+            close(px->in_fd);
+            px->in_fd = -1;
+        }
+        if (px->alive)
+            kill(px->pid, SIGTERM);
     }
 }
 
@@ -208,6 +248,19 @@ static void remove_shm_files(void)
     closedir(d);
 }
 
+/* The host a rank runs on, for messages. */
+static const char *rank_host(int rank)
+{
+    static char me[256];
+    const rank_proc_t *rp = &job.ranks[rank];
+
+    if (rp->proxy >= 0)
+        return job.hl.hosts[rp->host].name;
+    if (!me[0] && gethostname(me, sizeof(me) - 1) != 0)
+        strcpy(me, "localhost");
+    return me;
+}
+
 /* ---- PMI server callbacks ------------------------------------------------ */
 
 static void cb_want_write(void *arg, int conn, int fd, int on)
@@ -231,13 +284,58 @@ static void cb_aborted(void *arg, int rank, int code, const char *msg)
     int status = code & 0xff;
 
     if (!job.terminating) {
-        rdmx_launch_msg("rank %d (pid %d) called MPI_Abort with error code "
-                        "%d%s%s; ending the job",
-                        rank, (int)job.ranks[rank].pid, code,
+        rdmx_launch_msg("rank %d (pid %d on %s) called MPI_Abort with error "
+                        "code %d%s%s; ending the job",
+                        rank, (int)job.ranks[rank].pid, rank_host(rank), code,
                         msg[0] ? ": " : "", msg);
         record_failure(status ? status : 1);
     }
     terminate_job(SIGTERM, KILL_GRACE_MS);
+}
+
+static void delta_add(const char *key, const char *value)
+{
+    if (job.nproxies == 0)
+        return;
+    if (rdmx_kv_lines_append(&job.delta, &job.delta_len, &job.delta_cap, key,
+                             value) != 0) {
+        rdmx_launch_msg("out of memory relaying PMI keys; ending the job");
+        record_failure(1);
+        terminate_job(SIGTERM, KILL_GRACE_MS);
+    }
+}
+
+static void cb_put(void *arg, int rank, const char *key, const char *value)
+{
+    delta_add(key, value);
+}
+
+/* A key put by a rank on a remote host, relayed by its proxy. */
+static void relay_put(void *arg, const char *key, const char *value)
+{
+    if (rdmx_pmisrv_put(job.srv, key, value) != RDMX_OK) {
+        rdmx_launch_msg("PMI key-value space is full; ending the job");
+        record_failure(1);
+        terminate_job(SIGTERM, KILL_GRACE_MS);
+        return;
+    }
+    delta_add(key, value);
+}
+
+/* The job-wide barrier is complete: every proxy gets the keys put since
+ * the previous one, then releases its ranks. */
+static void cb_barrier_done(void *arg)
+{
+    for (int p = 0; p < job.nproxies; p++) {
+        proxy_t *px = &job.proxies[p];
+        if (px->in_fd < 0 || !px->alive)
+            continue;
+        if (rdmx_frame_send_lines(px->in_fd, 'D', job.delta, job.delta_len) ||
+            rdmx_frame_send(px->in_fd, 'F', 0, 0, NULL, 0))
+            rdmx_launch_debug("host %s: cannot send the barrier release",
+                              job.hl.hosts[px->host].name);
+    }
+    job.delta_len = 0;
 }
 
 /* ---- launching ---------------------------------------------------------- */
@@ -492,35 +590,6 @@ static int is_local_host(const char *name)
     return strlen(name) == n && !strncmp(name, me, n) ? 1 : 0;
 }
 
-/* The address of this host as seen from `host`: the source address the
- * kernel would pick to reach it (no packet is sent). */
-static void local_addr_for(const char *host, char *out, size_t len)
-{
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
-    struct addrinfo *res = NULL;
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    int fd = -1;
-
-    if (getaddrinfo(host, "9", &hints, &res) != 0 || !res)
-        goto fallback;
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0 ||
-        !inet_ntop(AF_INET, &sa.sin_addr, out, (socklen_t)len))
-        goto fallback;
-    close(fd);
-    freeaddrinfo(res);
-    return;
-fallback:
-    if (fd >= 0)
-        close(fd);
-    if (res)
-        freeaddrinfo(res);
-    if (gethostname(out, len - 1) != 0)
-        snprintf(out, len, "127.0.0.1");
-}
-
 static int split_words(const char *text, char ***argv)
 {
     char *copy = strdup(text), *save = NULL, *w;
@@ -556,7 +625,7 @@ static void proxy_default_path(char *out, size_t len)
     strcat(out, "/rdmx-proxy");
 }
 
-static int send_description(proxy_t *px, const char *pmi_port)
+static int send_description(proxy_t *px)
 {
     int fd = px->in_fd, ok = 0;
     char placement[80];
@@ -567,7 +636,6 @@ static int send_description(proxy_t *px, const char *pmi_port)
              job.opts.map_by ? job.opts.map_by : "core");
     ok |= rdmx_frame_send_str(fd, 'K', 0, 0, job.secret_hex);
     ok |= rdmx_frame_send_str(fd, 'J', 0, 0, job.job_id);
-    ok |= rdmx_frame_send_str(fd, 'P', 0, 0, pmi_port);
     ok |= rdmx_frame_send(fd, 'N', job.size, 0, NULL, 0);
     ok |= rdmx_frame_send(fd, 'T', job.opts.tag_output,
                           job.opts.report_bindings, NULL, 0);
@@ -601,6 +669,8 @@ static int send_description(proxy_t *px, const char *pmi_port)
     for (int r = 0; r < job.size; r++)
         if (job.ranks[r].host == px->host)
             ok |= rdmx_frame_send(fd, 'R', r, 0, NULL, 0);
+    /* Pre-seeded keys (no rank runs yet, so the delta holds only them). */
+    ok |= rdmx_frame_send_lines(fd, 'D', job.delta, job.delta_len);
     ok |= rdmx_frame_send(fd, 'G', 0, 0, NULL, 0);
     return ok ? -1 : 0;
 }
@@ -610,13 +680,18 @@ static int start_proxy(int pidx)
     proxy_t *px = &job.proxies[pidx];
     const char *host = job.hl.hosts[px->host].name;
     const char *agent = job.opts.launch_agent;
-    char proxy_path[4096], addr[128], pmi_port[300];
+    char proxy_path[4096];
     char **words = NULL, **argv;
     int nw, inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
     pid_t pid;
 
     if (!agent)
         agent = getenv("RDMX_LAUNCH_AGENT");
+    if ((!agent || !*agent) && job.slurm)
+        /* One single-task step per host, sharing the allocation's CPUs
+         * with the ranks started from it; unbuffered for the frames. */
+        agent = "srun --nodes=1 --ntasks=1 --overlap --unbuffered "
+                "--mpi=none --quiet --nodelist";
     if (!agent || !*agent)
         agent = "ssh";
     if (job.opts.proxy)
@@ -674,12 +749,9 @@ static int start_proxy(int pidx)
     rdmx_iofwd_init(&px->err, errp[0], STDERR_FILENO, -1, 0);
     ep_add(px->out_fd, EPOLLIN, TAG(T_PROXY_OUT, pidx));
     ep_add(errp[0], EPOLLIN, TAG(T_PROXY_ERR, pidx));
-    local_addr_for(host, addr, sizeof(addr));
-    snprintf(pmi_port, sizeof(pmi_port), "%s:%s", addr,
-             strrchr(job.port_text, ':') + 1);
-    rdmx_launch_debug("host %s: started \"%s %s %s\" (pid %d); PMI_PORT=%s",
-                      host, agent, host, proxy_path, (int)pid, pmi_port);
-    if (send_description(px, pmi_port) != 0) {
+    rdmx_launch_debug("host %s: started \"%s %s %s\" (pid %d)", host, agent,
+                      host, proxy_path, (int)pid);
+    if (send_description(px) != 0) {
         rdmx_launch_msg("cannot send the job to host %s (launch agent "
                         "\"%s\" exited?)",
                         host, agent);
@@ -700,6 +772,8 @@ static void rank_exited(int rank, int status);
 static void proxy_lost(proxy_t *px, const char *why)
 {
     int lost = 0;
+    char list[200] = "";
+    size_t off = 0;
 
     for (int r = 0; r < job.size; r++) {
         rank_proc_t *rp = &job.ranks[r];
@@ -709,11 +783,16 @@ static void proxy_lost(proxy_t *px, const char *why)
         job.nrunning--;
         rdmx_pmisrv_drop_rank(job.srv, r);
         lost++;
+        if (off < sizeof(list) - 16)
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%d",
+                                    lost > 1 ? "," : "", r);
+        else if (off < sizeof(list) - 4)
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "...");
     }
     if (lost && !job.terminating) {
         rdmx_launch_msg("lost rdmx-proxy on host %s (%s) with %d ranks "
-                        "still running; ending the job",
-                        job.hl.hosts[px->host].name, why, lost);
+                        "still running (rank %s); ending the job",
+                        job.hl.hosts[px->host].name, why, lost, list);
         record_failure(1);
         terminate_job(SIGTERM, KILL_GRACE_MS);
     }
@@ -752,6 +831,35 @@ static void proxy_readable(int pidx)
             break;
         case 'E':
             rdmx_launch_msg("host %s: %.*s", host, (int)f.len, f.data);
+            break;
+        case 'Y':
+            if (rp && f.b == 1)
+                rdmx_pmisrv_mark_inited(job.srv, (int)f.a);
+            else if (rp && f.b == 2)
+                rdmx_pmisrv_mark_finalized(job.srv, (int)f.a);
+            break;
+        case 'a':
+            if (rp) {
+                char msg[300];
+                snprintf(msg, sizeof(msg), "%.*s",
+                         (int)(f.len < 256 ? f.len : 256), f.data);
+                cb_aborted(NULL, (int)f.a, (int)f.b, msg);
+            }
+            break;
+        case 'D':
+            if (rdmx_kv_lines_parse(f.data, f.len, relay_put, NULL) < 0) {
+                rdmx_launch_msg("host %s: malformed PMI keys from "
+                                "rdmx-proxy; ending the job",
+                                host);
+                record_failure(1);
+                terminate_job(SIGTERM, KILL_GRACE_MS);
+            }
+            break;
+        case 'F':
+            /* Every rank of that host is in the barrier. */
+            for (int k = 0; k < job.size; k++)
+                if (job.ranks[k].proxy == pidx)
+                    rdmx_pmisrv_barrier_enter(job.srv, k);
             break;
         default:
             rdmx_launch_msg("host %s: unexpected frame '%c' from rdmx-proxy",
@@ -812,6 +920,44 @@ static int local_cores(void)
     return c > 0 ? (int)c : 1;
 }
 
+/* Inside a Slurm allocation without -f/--host: the allocation's nodes
+ * (scontrol expands SLURM_JOB_NODELIST itself), as many slots per node as
+ * Slurm gives it tasks; remote nodes are then reached through srun. */
+static rdmx_status_t slurm_hosts(char *err, size_t errlen)
+{
+    const char *per = getenv("SLURM_TASKS_PER_NODE");
+    char names[65536];
+    size_t len = 0;
+    FILE *f;
+    int rc;
+
+    if (!per)
+        per = getenv("SLURM_JOB_CPUS_PER_NODE");
+    f = popen("scontrol show hostnames 2>&1", "r");
+    if (!f) {
+        snprintf(err, errlen, "Slurm allocation %s: cannot run scontrol: %s",
+                 getenv("SLURM_JOB_ID"), strerror(errno));
+        return RDMX_ERR_IO;
+    }
+    while (len < sizeof(names) - 1) {
+        size_t n = fread(names + len, 1, sizeof(names) - 1 - len, f);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    names[len] = '\0';
+    rc = pclose(f);
+    if (rc != 0) {
+        snprintf(err, errlen,
+                 "Slurm allocation %s: \"scontrol show hostnames\" failed "
+                 "(%.200s); give the hosts with -f or --host",
+                 getenv("SLURM_JOB_ID"), names);
+        return RDMX_ERR_IO;
+    }
+    job.slurm = 1;
+    return rdmx_hostlist_from_slurm(names, per, &job.hl, err, errlen);
+}
+
 static int setup_hosts(void)
 {
     char err[512], me[256] = "localhost";
@@ -825,6 +971,8 @@ static int setup_hosts(void)
         st = rdmx_hostfile_load(job.opts.hostfile, &job.hl, err, sizeof(err));
     } else if (job.opts.hosts) {
         st = rdmx_hostlist_parse_arg(job.opts.hosts, &job.hl, err, sizeof(err));
+    } else if (getenv("SLURM_JOB_ID") && getenv("SLURM_JOB_NODELIST")) {
+        st = slurm_hosts(err, sizeof(err));
     } else {
         gethostname(me, sizeof(me) - 1);
         snprintf(err, sizeof(err), "%d", local_cores());
@@ -920,6 +1068,7 @@ static void put_process_mapping(void)
     n += snprintf(buf + n, sizeof(buf) - (size_t)n, ",(%d,%d,%d))", last_node,
                   last_cnt, last_len);
     rdmx_pmisrv_put(job.srv, "PMI_process_mapping", buf);
+    delta_add("PMI_process_mapping", buf);
 }
 
 static int plan_local(void)
@@ -1022,9 +1171,10 @@ static void rank_exited(int rank, int status)
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         if (!job.terminating) {
-            rdmx_launch_msg("rank %d (pid %d) killed by signal %d (%s); "
+            rdmx_launch_msg("rank %d (pid %d on %s) killed by signal %d (%s); "
                             "killing the other ranks",
-                            rank, (int)rp->pid, sig, signame(sig));
+                            rank, (int)rp->pid, rank_host(rank), sig,
+                            signame(sig));
             record_failure(128 + sig);
             terminate_job(SIGTERM, KILL_GRACE_MS);
         }
@@ -1037,21 +1187,22 @@ static void rank_exited(int rank, int status)
         return; /* the first failure was reported already */
     }
     if (code != 0 && finalized) {
-        rdmx_launch_msg("rank %d (pid %d) exited with status %d after "
+        rdmx_launch_msg("rank %d (pid %d on %s) exited with status %d after "
                         "MPI_Finalize",
-                        rank, (int)rp->pid, code);
+                        rank, (int)rp->pid, rank_host(rank), code);
         record_failure(code);
     } else if (code != 0) {
-        rdmx_launch_msg("rank %d (pid %d) exited with status %d%s; killing "
-                        "the other ranks",
-                        rank, (int)rp->pid, code,
+        rdmx_launch_msg("rank %d (pid %d on %s) exited with status %d%s; "
+                        "killing the other ranks",
+                        rank, (int)rp->pid, rank_host(rank), code,
                         inited ? " before MPI_Finalize" : "");
         record_failure(code);
         terminate_job(SIGTERM, KILL_GRACE_MS);
     } else if (inited && !finalized) {
-        rdmx_launch_msg("rank %d (pid %d) exited with status 0 without "
-                        "calling MPI_Finalize; killing the other ranks",
-                        rank, (int)rp->pid);
+        rdmx_launch_msg("rank %d (pid %d on %s) exited with status 0 "
+                        "without calling MPI_Finalize; killing the other "
+                        "ranks",
+                        rank, (int)rp->pid, rank_host(rank));
         record_failure(1);
         terminate_job(SIGTERM, KILL_GRACE_MS);
     }
@@ -1149,9 +1300,10 @@ static int make_job_identity(void)
     return 0;
 }
 
-/* Remote ranks connect from other hosts: then listen on every address
- * (every connection must prove the job secret before it is served). */
-static int open_listen_socket(int any)
+/* --pmi-port: local ranks connect over TCP on the loopback (every
+ * connection must prove the job secret before it is served). Remote ranks
+ * never connect here: their proxy relays PMI. */
+static int open_listen_socket(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t len = sizeof(sa);
@@ -1161,7 +1313,7 @@ static int open_listen_socket(int any)
         rdmx_launch_msg("socket: %s", strerror(errno));
         return -1;
     }
-    sa.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
         listen(fd, 1024) != 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
@@ -1215,6 +1367,8 @@ static int next_timeout(uint64_t now)
 
     if (job.terminating && !job.killed_hard)
         next = job.kill_at_ms;
+    if (job.killed_hard && job.nrunning > 0)
+        next = job.abandon_at_ms;
     if (job.timeout_at_ms && !job.terminating && job.timeout_at_ms < next)
         next = job.timeout_at_ms;
     if (job.nrunning == 0 && job.drain_until_ms < next)
@@ -1233,6 +1387,8 @@ int main(int argc, char **argv)
         .bound = cb_bound,
         .finalized = cb_finalized,
         .aborted = cb_aborted,
+        .put = cb_put,
+        .barrier_done = cb_barrier_done,
     };
     const char *base = strrchr(argv[0], '/');
     sigset_t mask;
@@ -1291,8 +1447,7 @@ int main(int argc, char **argv)
         return 1;
     }
     put_process_mapping();
-    if ((job.opts.pmi_port || job.nproxies) &&
-        open_listen_socket(job.nproxies > 0) != 0)
+    if (job.opts.pmi_port && open_listen_socket() != 0)
         return 1;
     stdin_setup();
     rdmx_launch_debug("job %s: starting %d ranks of %s", job.job_id, job.size,
@@ -1346,6 +1501,8 @@ int main(int argc, char **argv)
         }
         if (job.terminating && !job.killed_hard && now >= job.kill_at_ms)
             kill_hard();
+        if (job.killed_hard && job.nrunning > 0 && now >= job.abandon_at_ms)
+            abandon_proxies();
         if (job.timeout_at_ms && !job.terminating && now >= job.timeout_at_ms) {
             rdmx_launch_msg("job timed out after %d s (--timeout); killing "
                             "%d running ranks",
@@ -1442,5 +1599,6 @@ int main(int argc, char **argv)
     rdmx_pmisrv_destroy(job.srv);
     rdmx_launch_opts_free(&job.opts);
     free(job.ranks);
+    free(job.delta);
     return job.exit_code;
 }

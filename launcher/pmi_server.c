@@ -45,7 +45,9 @@ struct rdmx_pmisrv {
     int *rank_conn; /* rank -> conn id, -1 */
     unsigned char *inited, *finalized, *in_barrier;
     int nbarrier;
-    rdmx_pmi_msg_t msg; /* scratch (large) */
+    int relay_nlocal;    /* > 0: relay mode, ranks served here */
+    int barrier_pending; /* relay: local part complete, awaiting release */
+    rdmx_pmi_msg_t msg;  /* scratch (large) */
 };
 
 uint64_t rdmx_pmisrv_now_ms(void)
@@ -314,19 +316,67 @@ static void reply_error(rdmx_pmisrv_t *srv, int id, const char *what)
     conn_send(srv, id, line);
 }
 
+static void barrier_release_all(rdmx_pmisrv_t *srv)
+{
+    srv->nbarrier = 0;
+    srv->barrier_pending = 0;
+    for (int r = 0; r < srv->size; r++) {
+        if (!srv->in_barrier[r])
+            continue;
+        srv->in_barrier[r] = 0;
+        if (srv->rank_conn[r] >= 0)
+            conn_send(srv, srv->rank_conn[r], "cmd=barrier_out rc=0\n");
+    }
+}
+
 static void do_barrier(rdmx_pmisrv_t *srv, int rank)
 {
     if (srv->in_barrier[rank])
         return; /* a second barrier_in before barrier_out: ignore */
     srv->in_barrier[rank] = 1;
-    if (++srv->nbarrier < srv->size)
+    srv->nbarrier++;
+    if (srv->relay_nlocal > 0) {
+        if (srv->nbarrier == srv->relay_nlocal && !srv->barrier_pending) {
+            srv->barrier_pending = 1;
+            if (srv->ops.barrier_local)
+                srv->ops.barrier_local(srv->arg);
+        }
         return;
-    srv->nbarrier = 0;
-    for (int r = 0; r < srv->size; r++) {
-        srv->in_barrier[r] = 0;
-        if (srv->rank_conn[r] >= 0)
-            conn_send(srv, srv->rank_conn[r], "cmd=barrier_out rc=0\n");
     }
+    if (srv->nbarrier < srv->size)
+        return;
+    barrier_release_all(srv);
+    if (srv->ops.barrier_done)
+        srv->ops.barrier_done(srv->arg);
+}
+
+void rdmx_pmisrv_set_relay(rdmx_pmisrv_t *srv, int nlocal)
+{
+    srv->relay_nlocal = nlocal > 0 && nlocal <= srv->size ? nlocal : 0;
+}
+
+void rdmx_pmisrv_barrier_release(rdmx_pmisrv_t *srv)
+{
+    if (srv->relay_nlocal > 0 && srv->barrier_pending)
+        barrier_release_all(srv);
+}
+
+void rdmx_pmisrv_barrier_enter(rdmx_pmisrv_t *srv, int rank)
+{
+    if (rank >= 0 && rank < srv->size && srv->rank_conn[rank] < 0)
+        do_barrier(srv, rank);
+}
+
+void rdmx_pmisrv_mark_inited(rdmx_pmisrv_t *srv, int rank)
+{
+    if (rank >= 0 && rank < srv->size)
+        srv->inited[rank] = 1;
+}
+
+void rdmx_pmisrv_mark_finalized(rdmx_pmisrv_t *srv, int rank)
+{
+    if (rank >= 0 && rank < srv->size)
+        srv->finalized[rank] = 1;
 }
 
 static int kvsname_ok(rdmx_pmisrv_t *srv, const rdmx_pmi_msg_t *m)
@@ -418,6 +468,8 @@ void rdmx_pmisrv_handle_line(rdmx_pmisrv_t *srv, int id, const char *line,
         conn_send(srv, id,
                   "cmd=response_to_init pmi_version=1 "
                   "pmi_subversion=1 rc=0\n");
+        if (srv->ops.inited)
+            srv->ops.inited(srv->arg, rank);
     } else if (strcmp(m->cmd, "get_maxes") == 0) {
         snprintf(out, sizeof(out),
                  "cmd=maxes kvsname_max=256 keylen_max=%d vallen_max=%d "
@@ -452,6 +504,8 @@ void rdmx_pmisrv_handle_line(rdmx_pmisrv_t *srv, int id, const char *line,
             conn_send(srv, id, "cmd=put_result rc=-1 msg=kvs_full\n");
         } else {
             conn_send(srv, id, "cmd=put_result rc=0 msg=success\n");
+            if (srv->ops.put)
+                srv->ops.put(srv->arg, rank, key, val);
         }
     } else if (strcmp(m->cmd, "get") == 0) {
         const char *key = rdmx_pmi_msg_get(m, "key");

@@ -32,6 +32,16 @@ typedef struct rdmx_pmisrv_ops {
     void (*finalized)(void *arg, int rank);
     /* cmd=abort: `msg` may be empty, never NULL. */
     void (*aborted)(void *arg, int rank, int code, const char *msg);
+    /* Optional. A rank sent cmd=init. */
+    void (*inited)(void *arg, int rank);
+    /* Optional. A put was stored (not called for rdmx_pmisrv_put). */
+    void (*put)(void *arg, int rank, const char *key, const char *value);
+    /* Optional. Every rank entered the barrier; barrier_out was sent to
+     * every rank connected here. */
+    void (*barrier_done)(void *arg);
+    /* Relay mode only: every local rank entered the barrier; the caller
+     * forwards that and later calls rdmx_pmisrv_barrier_release. */
+    void (*barrier_local)(void *arg);
 } rdmx_pmisrv_ops_t;
 
 rdmx_status_t rdmx_pmisrv_create(rdmx_pmisrv_t **srv, int size,
@@ -40,7 +50,20 @@ rdmx_status_t rdmx_pmisrv_create(rdmx_pmisrv_t **srv, int size,
                                  const rdmx_pmisrv_ops_t *ops, void *arg);
 void rdmx_pmisrv_destroy(rdmx_pmisrv_t *srv);
 
-/* Pre-seed a key (e.g. PMI_process_mapping). */
+/* Relay mode (rdmx-proxy): the server serves `nlocal` ranks of a larger
+ * job from a cached key-value space; its barrier completes locally when
+ * those ranks entered it (ops.barrier_local), and barrier_out is sent only
+ * by rdmx_pmisrv_barrier_release, once the job-wide barrier is done. */
+void rdmx_pmisrv_set_relay(rdmx_pmisrv_t *srv, int nlocal);
+void rdmx_pmisrv_barrier_release(rdmx_pmisrv_t *srv);
+/* `rank` is served elsewhere (by a proxy) and entered the barrier. */
+void rdmx_pmisrv_barrier_enter(rdmx_pmisrv_t *srv, int rank);
+/* Record state reported by a proxy for a rank served elsewhere. */
+void rdmx_pmisrv_mark_inited(rdmx_pmisrv_t *srv, int rank);
+void rdmx_pmisrv_mark_finalized(rdmx_pmisrv_t *srv, int rank);
+
+/* Pre-seed a key (e.g. PMI_process_mapping, or keys relayed from
+ * mpirun); does not call ops.put. */
 rdmx_status_t rdmx_pmisrv_put(rdmx_pmisrv_t *srv, const char *key,
                               const char *value);
 

@@ -4,9 +4,11 @@
  * Started by the launch agent ("ssh HOST rdmx-proxy"), it reads the job
  * description from stdin (frames in proxy_proto.h; the job secret arrives
  * there, never on a command line), places and starts this host's ranks,
- * and reports their output and exit status on stdout. Ranks reach mpirun's
- * PMI server directly over PMI_PORT, authenticated with the job secret.
- * If mpirun goes away (EOF on stdin) the ranks are killed.
+ * and reports their output and exit status on stdout. It relays PMI: its
+ * ranks talk PMI-1 to it over PMI_FD socketpairs, it serves them from a
+ * per-host cache of the key-value space and forwards puts, barriers,
+ * init/finalize and aborts to mpirun (proxy_proto.h). If mpirun goes away
+ * (EOF on stdin) the ranks are killed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@
 #include "iofwd.h"
 #include "launch_util.h"
 #include "placement.h"
+#include "pmi_server.h"
 #include "proxy_proto.h"
 #include "rankspawn.h"
 
@@ -35,19 +39,20 @@ extern char **environ;
 
 #define KILL_GRACE_MS 500
 
-enum { T_IN = 1, T_SIG, T_OUT };
+enum { T_IN = 1, T_SIG, T_OUT, T_PMI };
 #define TAG(t, i) (((uint64_t)(t) << 32) | (uint32_t)(i))
 
 typedef struct prank {
     int rank; /* global */
     pid_t pid;
     int running;
-    int in_fd; /* write end of its stdin pipe, -1 */
+    int in_fd;    /* write end of its stdin pipe, -1 */
+    int pmi_conn; /* connection id in px.srv, -1 */
     rdmx_iofwd_t io[2];
 } prank_t;
 
 static struct {
-    char secret[65], job_id[64], pmi_port[300], wdir[4096];
+    char secret[65], job_id[64], wdir[4096];
     char bind_map[64];
     int size, tag, report, have_wdir, stdin_rank;
     char **args;
@@ -61,6 +66,12 @@ static struct {
     int terminating, killed;
     uint64_t kill_at;
     rdmx_frame_reader_t rd;
+    /* PMI relay */
+    rdmx_pmisrv_t *srv;
+    char *seed; /* keys from mpirun before the server exists */
+    size_t seed_len, seed_cap;
+    char *batch; /* keys put here since the last barrier */
+    size_t batch_len, batch_cap;
 } px;
 
 static uint64_t now_ms(void)
@@ -170,8 +181,18 @@ static void read_description(void)
         case 'J':
             copy_field(px.job_id, sizeof(px.job_id), &f, "job id");
             break;
-        case 'P':
-            copy_field(px.pmi_port, sizeof(px.pmi_port), &f, "PMI port");
+        case 'D':
+            /* Kept as received; validated when applied to the cache. */
+            if (f.len > 0) {
+                char *p = realloc(px.seed, px.seed_len + f.len);
+                if (!p) {
+                    rdmx_launch_msg("out of memory");
+                    exit(1);
+                }
+                px.seed = p;
+                memcpy(px.seed + px.seed_len, f.data, f.len);
+                px.seed_len += f.len;
+            }
             break;
         case 'N':
             px.size = (int)f.a;
@@ -211,13 +232,13 @@ static void read_description(void)
             memset(&p[px.n], 0, sizeof(*p));
             p[px.n].rank = (int)f.a;
             p[px.n].in_fd = -1;
+            p[px.n].pmi_conn = -1;
             p[px.n].io[0].fd = p[px.n].io[1].fd = -1;
             px.n++;
             break;
         }
         case 'G':
-            if (px.nargs == 0 || px.n == 0 || !px.job_id[0] ||
-                !px.pmi_port[0] || px.size < 1) {
+            if (px.nargs == 0 || px.n == 0 || !px.job_id[0] || px.size < 1) {
                 rdmx_launch_msg("incomplete job description from mpirun");
                 exit(1);
             }
@@ -253,6 +274,55 @@ static prank_t *find_rank(long rank)
     return NULL;
 }
 
+/* ---- PMI relay ---------------------------------------------------------- */
+
+static void cache_put(void *arg, const char *key, const char *value)
+{
+    if (rdmx_pmisrv_put(px.srv, key, value) != RDMX_OK) {
+        report("PMI key-value cache is full; ending the ranks");
+        terminate();
+    }
+}
+
+static void cb_want_write(void *arg, int conn, int fd, int on)
+{
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+                             .data.u64 = TAG(T_PMI, conn)};
+    epoll_ctl(px.epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void cb_inited(void *arg, int rank)
+{
+    rdmx_frame_send(STDOUT_FILENO, 'Y', rank, 1, NULL, 0);
+}
+
+static void cb_finalized(void *arg, int rank)
+{
+    rdmx_frame_send(STDOUT_FILENO, 'Y', rank, 2, NULL, 0);
+}
+
+static void cb_aborted(void *arg, int rank, int code, const char *msg)
+{
+    rdmx_frame_send_str(STDOUT_FILENO, 'a', rank, code, msg);
+}
+
+static void cb_put(void *arg, int rank, const char *key, const char *value)
+{
+    if (rdmx_kv_lines_append(&px.batch, &px.batch_len, &px.batch_cap, key,
+                             value) != 0) {
+        report("out of memory relaying PMI keys; ending the ranks");
+        terminate();
+    }
+}
+
+/* Every rank here entered the barrier: send their keys and say so. */
+static void cb_barrier_local(void *arg)
+{
+    rdmx_frame_send_lines(STDOUT_FILENO, 'D', px.batch, px.batch_len);
+    rdmx_frame_send(STDOUT_FILENO, 'F', 0, 0, NULL, 0);
+    px.batch_len = 0;
+}
+
 static void handle_control(void)
 {
     rdmx_frame_t f;
@@ -281,6 +351,15 @@ static void handle_control(void)
                 close(p->in_fd);
                 p->in_fd = -1;
             }
+            break;
+        case 'D':
+            if (rdmx_kv_lines_parse(f.data, f.len, cache_put, NULL) < 0) {
+                report("malformed PMI keys from mpirun; ending the ranks");
+                terminate();
+            }
+            break;
+        case 'F':
+            rdmx_pmisrv_barrier_release(px.srv);
             break;
         default:
             report("unexpected frame '%c' from mpirun ignored", f.type);
@@ -314,6 +393,12 @@ static void reap(void)
             px.nrunning--;
             for (int s = 0; s < 2; s++)
                 rdmx_iofwd_readable(&p->io[s]);
+            /* Its last PMI lines (finalize) go out before its exit. */
+            if (p->pmi_conn >= 0) {
+                rdmx_pmisrv_readable(px.srv, p->pmi_conn);
+                rdmx_pmisrv_drop_rank(px.srv, p->rank);
+                p->pmi_conn = -1;
+            }
             rdmx_frame_send(STDOUT_FILENO, 'X', p->rank, status, NULL, 0);
         }
     }
@@ -386,6 +471,31 @@ int main(int argc, char **argv)
         report("signalfd/epoll on %s failed: %s", host, strerror(errno));
         return 1;
     }
+    {
+        static const rdmx_pmisrv_ops_t ops = {
+            .want_write = cb_want_write,
+            .inited = cb_inited,
+            .finalized = cb_finalized,
+            .aborted = cb_aborted,
+            .put = cb_put,
+            .barrier_local = cb_barrier_local,
+        };
+        char kvsname[96];
+        snprintf(kvsname, sizeof(kvsname), "kvs_%s", px.job_id);
+        /* Ranks here are bound to their socketpairs: no secret needed. */
+        if (rdmx_pmisrv_create(&px.srv, px.size, kvsname, NULL, 0, &ops,
+                               NULL) != RDMX_OK) {
+            report("cannot create the PMI relay on %s", host);
+            return 1;
+        }
+        rdmx_pmisrv_set_relay(px.srv, px.n);
+        if (rdmx_kv_lines_parse(px.seed, px.seed_len, cache_put, NULL) < 0) {
+            report("malformed PMI keys from mpirun");
+            return 1;
+        }
+        free(px.seed);
+        px.seed = NULL;
+    }
     pl = calloc((size_t)px.n, sizeof(*pl));
     if (!pl || setup_placement(pl) != 0) {
         report("cannot place %d ranks on %s", px.n, host);
@@ -395,14 +505,19 @@ int main(int argc, char **argv)
     for (int i = 0; i < px.n; i++) {
         prank_t *p = &px.ranks[i];
         char *add[16], **env;
-        int na = 0, in_pipe[2] = {-1, -1}, out_fd, err_fd;
+        int na = 0, in_pipe[2] = {-1, -1}, sv[2] = {-1, -1}, out_fd, err_fd;
         rdmx_spawn_req_t req = {0};
         char **extra = NULL;
         int nextra = 0;
 
         for (int e = 0; e < px.nenvs; e++)
             append(&extra, &nextra, strdup(px.envs[e]));
-        if (asprintf(&add[na++], "PMI_PORT=%s", px.pmi_port) < 0 ||
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            report("socketpair for rank %d on %s failed: %s", p->rank, host,
+                   strerror(errno));
+            return 1;
+        }
+        if (asprintf(&add[na++], "PMI_FD=%d", sv[1]) < 0 ||
             asprintf(&add[na++], "PMI_RANK=%d", p->rank) < 0 ||
             asprintf(&add[na++], "PMI_SIZE=%d", px.size) < 0 ||
             asprintf(&add[na++], "RDMX_JOB_ID=%s", px.job_id) < 0 ||
@@ -431,10 +546,12 @@ int main(int argc, char **argv)
         req.argv = px.args;
         req.env = env;
         req.wdir = px.have_wdir ? px.wdir : NULL;
-        req.pmi_fd = -1;
+        req.pmi_fd = sv[1];
         req.cpuset = pl[i].bound ? pl[i].cpuset : NULL;
         if (rdmx_spawn_rank(&req, &p->pid, &out_fd, &err_fd) != 0) {
             rdmx_env_free(env);
+            close(sv[0]);
+            close(sv[1]);
             report("cannot start rank %d on %s", p->rank, host);
             /* Report it as failed; mpirun ends the job. */
             rdmx_frame_send(STDOUT_FILENO, 'X', p->rank, 127 << 8, NULL, 0);
@@ -442,6 +559,13 @@ int main(int argc, char **argv)
         }
         rdmx_env_free(env);
         close(req.stdin_fd);
+        close(sv[1]);
+        p->pmi_conn = rdmx_pmisrv_add_conn(px.srv, sv[0], p->rank);
+        if (p->pmi_conn >= 0) {
+            struct epoll_event ev = {.events = EPOLLIN,
+                                     .data.u64 = TAG(T_PMI, p->pmi_conn)};
+            epoll_ctl(px.epfd, EPOLL_CTL_ADD, sv[0], &ev);
+        }
         p->in_fd = in_pipe[1];
         p->running = 1;
         px.nrunning++;
@@ -509,6 +633,11 @@ int main(int argc, char **argv)
                 }
             } else if (type == T_OUT) {
                 rdmx_iofwd_readable(&px.ranks[idx / 2].io[idx % 2]);
+            } else if (type == T_PMI) {
+                if (evs[i].events & EPOLLOUT)
+                    rdmx_pmisrv_writable(px.srv, idx);
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    rdmx_pmisrv_readable(px.srv, idx);
             }
         }
     }
@@ -519,5 +648,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < px.n; i++)
         for (int s = 0; s < 2; s++)
             rdmx_iofwd_close(&px.ranks[i].io[s]);
+    rdmx_pmisrv_destroy(px.srv);
+    free(px.batch);
     return 0;
 }

@@ -10,6 +10,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "bootstrap/pmi.h"
+#include "bootstrap/pmi_wire.h"
 #include "launch_util.h"
 
 #define HDR_MAX 64
@@ -33,6 +35,84 @@ int rdmx_frame_send(int fd, char type, long a, long b, const void *data,
 int rdmx_frame_send_str(int fd, char type, long a, long b, const char *s)
 {
     return rdmx_frame_send(fd, type, a, b, s, s ? strlen(s) : 0);
+}
+
+int rdmx_frame_send_lines(int fd, char type, const char *buf, size_t len)
+{
+    while (len > 0) {
+        size_t n = len;
+        if (n > RDMX_FRAME_MAX) {
+            n = RDMX_FRAME_MAX;
+            while (n > 0 && buf[n - 1] != '\n')
+                n--;
+            if (n == 0)
+                return -1; /* a line longer than a frame: cannot happen */
+        }
+        if (rdmx_frame_send(fd, type, 0, 0, buf, n) != 0)
+            return -1;
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int rdmx_kv_lines_parse(const char *data, size_t len,
+                        void (*fn)(void *arg, const char *key,
+                                   const char *value),
+                        void *arg)
+{
+    char line[RDMX_PMI_KEY_MAX + RDMX_PMI_VALUE_MAX + 4];
+    int count = 0;
+
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t n;
+        char *eq;
+
+        if (!nl)
+            return -1;
+        n = (size_t)(nl - data);
+        if (n >= sizeof(line))
+            return -1;
+        memcpy(line, data, n);
+        line[n] = '\0';
+        eq = strchr(line, '=');
+        if (!eq)
+            return -1;
+        *eq = '\0';
+        if (!rdmx_pmi_wire_token_ok(line, RDMX_PMI_KEY_MAX + 1, 1) ||
+            !rdmx_pmi_wire_token_ok(eq + 1, RDMX_PMI_VALUE_MAX + 1, 0))
+            return -1;
+        fn(arg, line, eq + 1);
+        count++;
+        data += n + 1;
+        len -= n + 1;
+    }
+    return count;
+}
+
+int rdmx_kv_lines_append(char **buf, size_t *len, size_t *cap, const char *key,
+                         const char *value)
+{
+    size_t kl = strlen(key), vl = strlen(value), need = *len + kl + vl + 2;
+
+    if (need > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        char *p;
+        while (c < need)
+            c *= 2;
+        p = realloc(*buf, c);
+        if (!p)
+            return -1;
+        *buf = p;
+        *cap = c;
+    }
+    memcpy(*buf + *len, key, kl);
+    (*buf)[*len + kl] = '=';
+    memcpy(*buf + *len + kl + 1, value, vl);
+    (*buf)[need - 1] = '\n';
+    *len = need;
+    return 0;
 }
 
 void rdmx_frame_reader_init(rdmx_frame_reader_t *r)

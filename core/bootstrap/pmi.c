@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "pmi_internal.h"
+#include "rdmx_build_config.h"
 
 RDMX_CONFIG_VAR("RDMX_LOCAL_RANK", NULL,
                 "rank among the ranks on this host, set by mpirun");
@@ -131,6 +132,7 @@ rdmx_status_t rdmx_pmi_init(rdmx_pmi_t **pmip, rdmx_pmi_info_t *info)
     rdmx_status_t st;
     const char *fdtext = getenv("PMI_FD");
     const char *port = getenv("PMI_PORT");
+    const char *nspace = getenv("PMIX_NAMESPACE");
     long x;
 
     if (!pmip || !info)
@@ -172,6 +174,17 @@ rdmx_status_t rdmx_pmi_init(rdmx_pmi_t **pmip, rdmx_pmi_info_t *info)
         st = rdmx_pmi1_port_connect(pmi, port, (int)rank);
         if (st == RDMX_OK)
             st = rdmx_pmi1_init(pmi, info);
+    } else if (nspace && *nspace) {
+#if RDMX_HAVE_PMIX
+        st = rdmx_pmix_init(pmi, info);
+#else
+        RDMX_ERROR("PMIX_NAMESPACE=%s is set (started by srun --mpi=pmix or "
+                   "another PMIx launcher) but this rdmx was built without "
+                   "libpmix; use srun --mpi=pmi2 or rebuild with "
+                   "libpmix-dev installed",
+                   nspace);
+        st = RDMX_ERR_UNSUPPORTED;
+#endif
     } else {
         st = pmi_singleton_init(pmi, info);
     }
@@ -227,6 +240,10 @@ rdmx_status_t rdmx_pmi_put(rdmx_pmi_t *pmi, const char *key, const char *value)
         return rdmx_pmi1_put(pmi, key, value);
     case RDMX_PMI_PROTO_PMI2:
         return rdmx_pmi2_put(pmi, key, value);
+#if RDMX_HAVE_PMIX
+    case RDMX_PMI_PROTO_PMIX:
+        return rdmx_pmix_put(pmi, key, value);
+#endif
     default:
         return RDMX_ERR_UNSUPPORTED;
     }
@@ -243,6 +260,10 @@ rdmx_status_t rdmx_pmi_fence(rdmx_pmi_t *pmi)
         return rdmx_pmi1_fence(pmi);
     case RDMX_PMI_PROTO_PMI2:
         return rdmx_pmi2_fence(pmi);
+#if RDMX_HAVE_PMIX
+    case RDMX_PMI_PROTO_PMIX:
+        return rdmx_pmix_fence(pmi);
+#endif
     default:
         return RDMX_ERR_UNSUPPORTED;
     }
@@ -272,6 +293,10 @@ rdmx_status_t rdmx_pmi_get(rdmx_pmi_t *pmi, int rank, const char *key,
         return rdmx_pmi1_get(pmi, key, value, value_len);
     case RDMX_PMI_PROTO_PMI2:
         return rdmx_pmi2_get(pmi, rank, key, value, value_len);
+#if RDMX_HAVE_PMIX
+    case RDMX_PMI_PROTO_PMIX:
+        return rdmx_pmix_get(pmi, rank, key, value, value_len);
+#endif
     default:
         return RDMX_ERR_UNSUPPORTED;
     }
@@ -289,6 +314,10 @@ rdmx_status_t rdmx_pmi_abort(rdmx_pmi_t *pmi, int code, const char *msg)
         return rdmx_pmi1_abort(pmi, code, msg);
     case RDMX_PMI_PROTO_PMI2:
         return rdmx_pmi2_abort(pmi, code, msg);
+#if RDMX_HAVE_PMIX
+    case RDMX_PMI_PROTO_PMIX:
+        return rdmx_pmix_abort(pmi, code, msg);
+#endif
     default:
         return RDMX_ERR_UNSUPPORTED;
     }
@@ -304,6 +333,10 @@ rdmx_status_t rdmx_pmi_finalize(rdmx_pmi_t *pmi)
         st = rdmx_pmi1_finalize(pmi);
     else if (pmi->proto == RDMX_PMI_PROTO_PMI2)
         st = rdmx_pmi2_finalize(pmi);
+#if RDMX_HAVE_PMIX
+    else if (pmi->proto == RDMX_PMI_PROTO_PMIX)
+        st = rdmx_pmix_finalize(pmi);
+#endif
     rdmx_kvs_destroy(pmi->kvs);
     free(pmi);
     return st;

@@ -13,6 +13,7 @@ typedef enum rdmx_pmi_proto {
     RDMX_PMI_PROTO_SINGLETON,
     RDMX_PMI_PROTO_PMI1,
     RDMX_PMI_PROTO_PMI2,
+    RDMX_PMI_PROTO_PMIX,
 } rdmx_pmi_proto_t;
 
 struct rdmx_pmi {
@@ -47,6 +48,15 @@ rdmx_status_t rdmx_pmi2_get(rdmx_pmi_t *pmi, int rank, const char *key,
                             char *value, size_t value_len);
 rdmx_status_t rdmx_pmi2_abort(rdmx_pmi_t *pmi, int code, const char *msg);
 rdmx_status_t rdmx_pmi2_finalize(rdmx_pmi_t *pmi);
+/* pmix.c, only when built with libpmix (RDMX_HAVE_PMIX). */
+rdmx_status_t rdmx_pmix_init(rdmx_pmi_t *pmi, rdmx_pmi_info_t *info);
+rdmx_status_t rdmx_pmix_put(rdmx_pmi_t *pmi, const char *key,
+                            const char *value);
+rdmx_status_t rdmx_pmix_fence(rdmx_pmi_t *pmi);
+rdmx_status_t rdmx_pmix_get(rdmx_pmi_t *pmi, int rank, const char *key,
+                            char *value, size_t value_len);
+rdmx_status_t rdmx_pmix_abort(rdmx_pmi_t *pmi, int code, const char *msg);
+rdmx_status_t rdmx_pmix_finalize(rdmx_pmi_t *pmi);
 /* Connect to PMI_PORT ("host:port") and authenticate; sets pmi->fd. */
 rdmx_status_t rdmx_pmi1_port_connect(rdmx_pmi_t *pmi, const char *port,
                                      int rank);

@@ -57,6 +57,7 @@ Host node*
     StrictHostKeyChecking no
     UserKnownHostsFile /dev/null
     BatchMode yes
+    ConnectTimeout 3
     LogLevel ERROR
     User root
 CONF

@@ -1,10 +1,13 @@
 #!/bin/sh
-# slurm_test.sh PMI_PROG [MPI_PROG] — rdmx's PMI client under a private
-# one-node Slurm (slurm_env.sh): srun --mpi=pmi2 with the PMI2 wire
-# protocol, with PMI-1 (Slurm's plugin serves both), an abort, and
-# optionally a real MPI program. Exit 77 (skipped) without Slurm or root.
+# slurm_test.sh PMI_PROG TESTDIR [MPI_PROG] — rdmx's PMI client under a
+# private one-node Slurm (slurm_env.sh): srun --mpi=pmi2 with the PMI2 wire
+# protocol, with PMI-1 (Slurm's plugin serves both), an abort; srun
+# --mpi=pmix (when Slurm offers it and rdmx was built with libpmix); the
+# real MPI test programs of TESTDIR under both. Exit 77 (skipped) without
+# Slurm or root.
 PROG=$1
-MPIPROG=$2
+TESTDIR=$2
+MPIPROG=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 D=$(mktemp -d /tmp/rdmx-slurm.XXXXXX)
 fails=0
@@ -35,5 +38,38 @@ if [ -n "$MPIPROG" ]; then
     rc=$?
     [ $rc -eq 0 ] && echo "ok: MPI program under srun --mpi=pmi2" || { echo "FAIL: MPI program exit $rc: $out"; fails=$((fails + 1)); }
 fi
+if srun --mpi=list 2>&1 | grep -q pmix; then
+    if grep -q "RDMX_HAVE_PMIX 1" "$(dirname "$PROG")/../generated/rdmx_build_config.h" 2>/dev/null; then
+        out=$(timeout 60 srun -I10 -O -n 3 --mpi=pmix "$PROG" info 2>&1)
+        check "pmix init" 3 "size 3 local [0-2]/3 protocol pmix" "$out"
+        out=$(timeout 60 srun -I10 -O -n 3 --mpi=pmix "$PROG" fence 3 2>&1)
+        check "pmix put/fence/get" 3 "3 rounds ok" "$out"
+        out=$(PMI_PROG_VALLEN=800 timeout 60 srun -I10 -O -n 3 --mpi=pmix "$PROG" kvs 2>&1)
+        check "pmix kvs (missing key -> not found)" 3 "kvs ok" "$out"
+        out=$(timeout 60 srun -I10 -O -n 3 --mpi=pmix "$PROG" abort 1 3 2>&1)
+        rc=$?
+        [ $rc -ne 0 ] && echo "ok: pmix abort ends the step (srun exit $rc)" || { echo "FAIL: pmix abort: srun exit 0: $out"; fails=$((fails + 1)); }
+        MPIS="pmi2 pmix"
+    else
+        echo "skip: rdmx built without libpmix (apt-get install libpmix-dev)"
+        MPIS=pmi2
+    fi
+else
+    echo "skip: this Slurm has no pmix plugin"
+    MPIS=pmi2
+fi
+# The real MPI test programs (shm within the node; RDMX_TRANSPORTS unset).
+unset RDMX_TRANSPORTS
+for mpi in $MPIS; do
+    for c in "p2p_pairs --max-size 64K --iters 1" ordering \
+             "coll_check -q -n 0,1,1000"; do
+        set -- $c
+        [ -n "$TESTDIR" ] && [ -x "$TESTDIR/$1" ] || { echo "skip: $1 not built"; continue; }
+        p=$1; shift
+        out=$(timeout 120 srun -I10 -O -n 3 --mpi=$mpi "$TESTDIR/$p" "$@" 2>&1)
+        rc=$?
+        [ $rc -eq 0 ] && echo "ok: $p under srun --mpi=$mpi" || { echo "FAIL: $p under srun --mpi=$mpi: exit $rc: $(printf '%s\n' "$out" | tail -20)"; fails=$((fails + 1)); }
+    done
+done
 [ $fails -eq 0 ] && echo "all slurm checks passed"
 exit $((fails != 0))

@@ -202,6 +202,42 @@ static void test_map(void **state)
     rdmx_hostlist_free(&hl);
 }
 
+static void test_slurm(void **state)
+{
+    rdmx_hostlist_t hl = {0};
+    char err[512];
+    static const char *bad[] = {"", "x", "2(x", "2(x0)", "0", "2;3"};
+
+    (void)state;
+    assert_int_equal(rdmx_hostlist_from_slurm("n1\nn2\nn3\nn4\n", "4(x2),2,1",
+                                              &hl, err, sizeof(err)),
+                     RDMX_OK);
+    assert_int_equal(hl.n, 4);
+    assert_string_equal(hl.hosts[0].name, "n1");
+    assert_int_equal(hl.hosts[0].slots, 4);
+    assert_int_equal(hl.hosts[1].slots, 4);
+    assert_int_equal(hl.hosts[2].slots, 2);
+    assert_string_equal(hl.hosts[3].name, "n4");
+    assert_int_equal(hl.hosts[3].slots, 1);
+    rdmx_hostlist_free(&hl);
+    memset(&hl, 0, sizeof(hl));
+    /* more nodes than counts, malformed counts, no nodes */
+    assert_int_equal(
+        rdmx_hostlist_from_slurm("n1\nn2\n", "3", &hl, err, sizeof(err)),
+        RDMX_ERR_INVALID);
+    assert_non_null(strstr(err, "more nodes"));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&hl, 0, sizeof(hl));
+        assert_int_not_equal(
+            rdmx_hostlist_from_slurm("n1\n", bad[i], &hl, err, sizeof(err)),
+            RDMX_OK);
+        rdmx_hostlist_free(&hl);
+    }
+    memset(&hl, 0, sizeof(hl));
+    assert_int_equal(rdmx_hostlist_from_slurm("\n", "1", &hl, err, sizeof(err)),
+                     RDMX_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_load_missing_and_empty),
         cmocka_unit_test(test_host_arg),
         cmocka_unit_test(test_map),
+        cmocka_unit_test(test_slurm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,46 +58,46 @@ expect_fast() { # what limit_ms
 # 1. plain processes, exit status of the first failing rank
 run exit3 -n 3 sh -c 'if [ $PMI_RANK = 2 ]; then exit 3; fi; exec sleep 60' "$MARK-a"
 expect_rc "exit 3" 3
-expect_err "exit 3" "rank 2 (pid [0-9]*) exited with status 3"
+expect_err "exit 3" "rank 2 (pid [0-9]* on [^)]*) exited with status 3"
 expect_fast "exit 3" 5000
 no_leftovers "$MARK-a" "exit 3"
 
 # 2. a rank killed by SIGKILL while the others sleep
 run sigkill -n 4 sh -c 'if [ $PMI_RANK = 3 ]; then kill -9 $$; fi; exec sleep 60' "$MARK-b"
 expect_nonzero "sigkill"
-expect_err "sigkill" "rank 3 (pid [0-9]*) killed by signal 9 (Killed)"
+expect_err "sigkill" "rank 3 (pid [0-9]* on [^)]*) killed by signal 9 (Killed)"
 expect_fast "sigkill" 5000
 no_leftovers "$MARK-b" "sigkill"
 
 # 3. PMI abort while the others wait in a fence
 run abort -n 4 "$PROG" abort 1 7 "$MARK-c"
 expect_rc "abort" 7
-expect_err "abort" "rank 1 (pid [0-9]*) called MPI_Abort with error code 7: pmi_prog test abort"
+expect_err "abort" "rank 1 (pid [0-9]* on [^)]*) called MPI_Abort with error code 7: pmi_prog test abort"
 expect_fast "abort" 5000
 no_leftovers "$MARK-c" "abort"
 
 # 4. abort after every other rank finalized and exited
 run late-abort -n 3 "$PROG" late-abort "$MARK-d"
 expect_rc "late abort" 9
-expect_err "late abort" "rank 0 (pid [0-9]*) called MPI_Abort"
+expect_err "late abort" "rank 0 (pid [0-9]* on [^)]*) called MPI_Abort"
 no_leftovers "$MARK-d" "late abort"
 
 # 5. non-zero exit after finalize is the job's status, nothing is killed
 run exit-after-fin -n 3 "$PROG" exit-after-fin 1 5
 expect_rc "exit after finalize" 5
-expect_err "exit after finalize" "rank 1 (pid [0-9]*) exited with status 5 after MPI_Finalize"
+expect_err "exit after finalize" "rank 1 (pid [0-9]* on [^)]*) exited with status 5 after MPI_Finalize"
 
 # 6. exit 0 without finalize while others wait
 run no-finalize -n 3 "$PROG" no-finalize 2 "$MARK-e"
 expect_nonzero "no finalize"
-expect_err "no finalize" "rank 2 (pid [0-9]*) exited with status 0 without calling MPI_Finalize"
+expect_err "no finalize" "rank 2 (pid [0-9]* on [^)]*) exited with status 0 without calling MPI_Finalize"
 expect_fast "no finalize" 5000
 no_leftovers "$MARK-e" "no finalize"
 
 # 7. segfault
 run segv -n 2 "$PROG" die 1 11 "$MARK-f"
 expect_rc "segv" 139
-expect_err "segv" "rank 1 (pid [0-9]*) killed by signal 11"
+expect_err "segv" "rank 1 (pid [0-9]* on [^)]*) killed by signal 11"
 no_leftovers "$MARK-f" "segv"
 
 # 8. PMI key exchange over PMI_FD and over authenticated PMI_PORT
@@ -253,12 +253,12 @@ run proxy-fence -n 4 --host fakeA:2,fakeB:2 --launch-agent "$AGENT" "$PROG" fenc
 expect_rc "proxy: fences" 0
 run proxy-abort -n 4 --host fakeA:2,fakeB:2 --launch-agent "$AGENT" "$PROG" abort 3 6 "$MARK-j"
 expect_rc "proxy: remote abort" 6
-expect_err "proxy: remote abort" "rank 3 (pid [0-9]*) called MPI_Abort with error code 6"
+expect_err "proxy: remote abort" "rank 3 (pid [0-9]* on [^)]*) called MPI_Abort with error code 6"
 expect_fast "proxy: remote abort" 5000
 no_leftovers "$MARK-j" "proxy: remote abort"
 run proxy-exit -n 4 --host fakeA:2,fakeB:2 --launch-agent "$AGENT" sh -c 'if [ $PMI_RANK = 2 ]; then exit 5; fi; exec sleep 60' "$MARK-k"
 expect_rc "proxy: remote exit 5" 5
-expect_err "proxy: remote exit 5" "rank 2 (pid [0-9]*) exited with status 5"
+expect_err "proxy: remote exit 5" "rank 2 (pid [0-9]* on [^)]*) exited with status 5"
 no_leftovers "$MARK-k" "proxy: remote exit 5"
 RDMX_LAUNCH_AGENT="$AGENT" run proxy-env -n 2 --host fakeA,fakeB -x FOO=bar sh -c 'echo "foo=$FOO secret=${#RDMX_JOB_SECRET}"'
 expect_out "RDMX_LAUNCH_AGENT and -x through a proxy" "foo=bar secret=64"

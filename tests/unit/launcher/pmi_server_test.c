@@ -19,6 +19,7 @@
 #include "iofwd.h"
 #include "launch_opts.h"
 #include "pmi_server.h"
+#include "proxy_proto.h"
 
 #define NR 3
 
@@ -301,6 +302,145 @@ static void test_port_auth(void **state)
     }
 }
 
+/* ---- PMI relay: a proxy's server in relay mode in front of mpirun's ---- */
+
+typedef struct relay {
+    char *lines; /* proxy batch, or mpirun delta */
+    size_t len, cap;
+    int local_done, job_done;
+} relay_t;
+
+static void relay_cb_put(void *arg, int rank, const char *key,
+                         const char *value)
+{
+    relay_t *r = arg;
+    assert_int_equal(
+        rdmx_kv_lines_append(&r->lines, &r->len, &r->cap, key, value), 0);
+}
+
+static void relay_cb_local(void *arg)
+{
+    ((relay_t *)arg)->local_done++;
+}
+
+static void relay_cb_done(void *arg)
+{
+    ((relay_t *)arg)->job_done++;
+}
+
+static rdmx_pmisrv_t *relay_apply_srv;
+static relay_t *relay_apply_delta;
+static void relay_apply(void *arg, const char *key, const char *value)
+{
+    assert_int_equal(rdmx_pmisrv_put(relay_apply_srv, key, value), RDMX_OK);
+    if (relay_apply_delta)
+        relay_cb_put(relay_apply_delta, -1, key, value);
+}
+
+static void relay_say(rdmx_pmisrv_t *srv, int conn, int fd, const char *line)
+{
+    assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+    assert_int_equal(rdmx_pmisrv_readable(srv, conn), 0);
+}
+
+static void test_relay(void **state)
+{
+    static const rdmx_pmisrv_ops_t mops = {.put = relay_cb_put,
+                                           .barrier_done = relay_cb_done};
+    static const rdmx_pmisrv_ops_t pops = {.put = relay_cb_put,
+                                           .barrier_local = relay_cb_local};
+    relay_t m = {0}, p = {0};
+    rdmx_pmisrv_t *srv_m, *srv_p;
+    int fd[3], conn[3], sv[2];
+    rdmx_pmisrv_t *owner[3];
+
+    (void)state;
+    /* rank 0 runs beside mpirun; ranks 1 and 2 behind one proxy */
+    assert_int_equal(rdmx_pmisrv_create(&srv_m, 3, "kvs_r", NULL, 0, &mops, &m),
+                     RDMX_OK);
+    assert_int_equal(rdmx_pmisrv_create(&srv_p, 3, "kvs_r", NULL, 0, &pops, &p),
+                     RDMX_OK);
+    rdmx_pmisrv_set_relay(srv_p, 2);
+    for (int r = 0; r < 3; r++) {
+        owner[r] = r == 0 ? srv_m : srv_p;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        fd[r] = sv[0];
+        conn[r] = rdmx_pmisrv_add_conn(owner[r], sv[1], r);
+        assert_true(conn[r] >= 0);
+    }
+    for (int r = 0; r < 3; r++) {
+        char line[80];
+        snprintf(line, sizeof(line),
+                 "cmd=put kvsname=kvs_r key=k%d value=v%d\n", r, r);
+        relay_say(owner[r], conn[r], fd[r], line);
+        hear(NULL, fd[r]);
+    }
+    assert_int_equal(p.len, 12);
+    assert_memory_equal(p.lines, "k1=v1\nk2=v2\n", 12);
+    relay_say(srv_p, conn[1], fd[1], "cmd=barrier_in\n");
+    assert_int_equal(p.local_done, 0);
+    relay_say(srv_p, conn[2], fd[2], "cmd=barrier_in\n");
+    assert_int_equal(p.local_done, 1);
+    assert_string_equal(hear(NULL, fd[1]), ""); /* held until released */
+    /* the proxy's batch and "all in" reach mpirun */
+    relay_apply_srv = srv_m;
+    relay_apply_delta = &m;
+    assert_int_equal(rdmx_kv_lines_parse(p.lines, p.len, relay_apply, NULL), 2);
+    p.len = 0;
+    rdmx_pmisrv_barrier_enter(srv_m, 1);
+    rdmx_pmisrv_barrier_enter(srv_m, 2);
+    rdmx_pmisrv_barrier_enter(srv_m, 0); /* has a connection: ignored */
+    assert_int_equal(m.job_done, 0);
+    relay_say(srv_m, conn[0], fd[0], "cmd=barrier_in\n");
+    assert_int_equal(m.job_done, 1);
+    assert_string_equal(hear(NULL, fd[0]), "cmd=barrier_out rc=0\n");
+    /* mpirun's delta (all three keys) reaches the proxy's cache */
+    relay_apply_srv = srv_p;
+    relay_apply_delta = NULL;
+    assert_int_equal(rdmx_kv_lines_parse(m.lines, m.len, relay_apply, NULL), 3);
+    rdmx_pmisrv_barrier_release(srv_p);
+    assert_string_equal(hear(NULL, fd[1]), "cmd=barrier_out rc=0\n");
+    assert_string_equal(hear(NULL, fd[2]), "cmd=barrier_out rc=0\n");
+    relay_say(srv_p, conn[1], fd[1], "cmd=get kvsname=kvs_r key=k0\n");
+    assert_string_equal(hear(NULL, fd[1]),
+                        "cmd=get_result rc=0 msg=success value=v0\n");
+    relay_say(srv_m, conn[0], fd[0], "cmd=get kvsname=kvs_r key=k2\n");
+    assert_string_equal(hear(NULL, fd[0]),
+                        "cmd=get_result rc=0 msg=success value=v2\n");
+    /* a second round: a release without a pending barrier does nothing */
+    rdmx_pmisrv_barrier_release(srv_p);
+    assert_string_equal(hear(NULL, fd[1]), "");
+    relay_say(srv_p, conn[1], fd[1], "cmd=barrier_in\n");
+    relay_say(srv_p, conn[2], fd[2], "cmd=barrier_in\n");
+    assert_int_equal(p.local_done, 2);
+    for (int r = 0; r < 3; r++)
+        close(fd[r]);
+    rdmx_pmisrv_destroy(srv_m);
+    rdmx_pmisrv_destroy(srv_p);
+    free(m.lines);
+    free(p.lines);
+}
+
+static void count_kv(void *arg, const char *key, const char *value)
+{
+    (*(int *)arg)++;
+}
+
+static void test_kv_lines_reject(void **state)
+{
+    int n = 0;
+    static const char *bad[] = {"k\n", "=v\n",    "k=v w\n",
+                                "k=v", "k=a=b\n", "k\x01=v\n"};
+
+    (void)state;
+    assert_int_equal(rdmx_kv_lines_parse("a=1\nb=2\n", 8, count_kv, &n), 2);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(
+            rdmx_kv_lines_parse(bad[i], strlen(bad[i]), count_kv, &n), -1);
+    assert_int_equal(n, 2);
+}
+
 static void test_iofwd_format(void **state)
 {
     char out[256];
@@ -385,6 +525,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_eof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_auth, setup, teardown),
+        cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_kv_lines_reject),
         cmocka_unit_test(test_iofwd_format),
         cmocka_unit_test(test_opts),
     };
