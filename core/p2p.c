@@ -359,7 +359,7 @@ static void finish_get(rdmx_request_t *r)
                                  0, NULL);
     if (st != RDMX_OK)
         fail_peer_call(r->peer, st, "sending FIN");
-    recv_finish(r, r->msg_len);
+    recv_finish(r, r->fetch_len);
 }
 
 /* Rendezvous: the receive `r` matched an RTS described by `d`. */
@@ -398,7 +398,7 @@ static void rndv_start(rdmx_request_t *r, const rdmx_wire_hdr_t *hdr,
         r->error = RDMX_ERR_NOMEM;
         n = 0;
     }
-    r->msg_len = n; /* bytes actually fetched */
+    r->fetch_len = n; /* msg_len keeps the sender's size for errors */
     if (n == 0) {
         finish_get(r);
         return;

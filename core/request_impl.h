@@ -39,6 +39,7 @@ struct rdmx_request {
     rdmx_match_entry_t match;
     int matched;
     size_t msg_len;   /* incoming message bytes */
+    size_t fetch_len; /* bytes a rendezvous GET brings (<= msg_len) */
     uint8_t sync_flags;  /* eager SYNC flag, kept until payload arrives */
     int awaiting_data;   /* CTS sent, DATA expected */
     uint64_t cts_payload; /* our handle, sent in the CTS */
