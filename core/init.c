@@ -266,6 +266,9 @@ static rdmx_status_t open_transports(rdmx_runtime_t *rt)
 static rdmx_transport_t *choose_transport(rdmx_runtime_t *rt, int peer)
 {
     rdmx_transport_t *best = NULL;
+    /* Selection is symmetric (both sides of a pair pick the same transport
+     * from the same facts), which lets transports that serve nobody be
+     * polled rarely (see rdmx_progress). */
     for (int i = 0; i < rt->ntransports; i++) {
         rdmx_transport_t *tp = rt->transports[i];
         if (!tp->ops->reachable(tp, peer))
@@ -434,6 +437,13 @@ static rdmx_status_t runtime_init(rdmx_runtime_t *rt)
         return st;
     for (int peer = 0; peer < rt->size; peer++)
         rt->peers[peer].tp = choose_transport(rt, peer);
+    rt->nactive = 0;
+    for (int i = 0; i < rt->ntransports; i++)
+        for (int peer = 0; peer < rt->size; peer++)
+            if (rt->peers[peer].tp == rt->transports[i]) {
+                rt->active[rt->nactive++] = rt->transports[i];
+                break;
+            }
     if ((st = setup_wait_set(rt)) != RDMX_OK)
         return st;
     rdmx_progress_configure(rt->local_size > count_host_cpus());
@@ -475,6 +485,7 @@ static void runtime_fini(rdmx_runtime_t *rt)
     for (int i = rt->ntransports - 1; i >= 0; i--)
         rt->transports[i]->ops->close(rt->transports[i]);
     rt->ntransports = 0;
+    rt->nactive = 0;
     if (rt->epfd >= 0)
         close(rt->epfd);
     rt->epfd = -1;

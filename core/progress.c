@@ -48,12 +48,20 @@ void rdmx_progress_configure(int oversubscribed)
         sleep_ms = 1;
 }
 
+#define RDMX_IDLE_POLL_EVERY 256
+
 int rdmx_progress(void)
 {
+    static unsigned pass;
     int events = 0;
     rdmx_runtime_t *rt = &rdmx_rt;
-    for (int i = 0; i < rt->ntransports; i++)
-        events += rt->transports[i]->ops->progress(rt->transports[i]);
+    if ((++pass % RDMX_IDLE_POLL_EVERY) == 0 || rt->nactive == 0) {
+        for (int i = 0; i < rt->ntransports; i++)
+            events += rt->transports[i]->ops->progress(rt->transports[i]);
+    } else {
+        for (int i = 0; i < rt->nactive; i++)
+            events += rt->active[i]->ops->progress(rt->active[i]);
+    }
     events += rdmx_request_poll_generic();
     return events;
 }

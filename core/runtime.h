@@ -38,6 +38,12 @@ typedef struct rdmx_runtime {
 
     rdmx_transport_t *transports[RDMX_MAX_TRANSPORTS];
     int ntransports;
+    /* Transports that serve at least one peer: polled on every progress
+     * pass. The others (a tcp listener in a shm-only job) are polled only
+     * every RDMX_IDLE_POLL_EVERY passes, so that their system calls stay
+     * off the fast path. */
+    rdmx_transport_t *active[RDMX_MAX_TRANSPORTS];
+    int nactive;
     rdmx_peer_t *peers; /* size entries */
 
     int epfd; /* epoll set of the transports' wait fds */
