@@ -157,3 +157,18 @@ int rdmx_config_bool(const char *name)
     RDMX_WARN("%s=%s is not a boolean (1/0, yes/no); treating as 0", name, s);
     return 0;
 }
+
+int rdmx_config_list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}

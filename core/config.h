@@ -39,6 +39,9 @@ size_t rdmx_config_size(const char *name);
 long rdmx_config_long(const char *name);
 int rdmx_config_bool(const char *name); /* 1/0, yes/no, true/false, on/off */
 
+/* Is `name` one of the comma-separated entries of `list`? */
+int rdmx_config_list_has(const char *list, const char *name);
+
 /* Parse "64k" etc.; returns 0 on success. */
 int rdmx_parse_size(const char *text, size_t *out);
 

@@ -176,22 +176,6 @@ static rdmx_status_t fetch_secret(rdmx_runtime_t *rt)
 
 /* ---- transports ------------------------------------------------------------ */
 
-/* Is `name` in the comma-separated list `list`? */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return 1;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 static rdmx_status_t check_transport_list(const char *list)
 {
     for (const char *p = list; *p;) {
@@ -227,7 +211,7 @@ static rdmx_status_t open_transports(rdmx_runtime_t *rt)
         char *why = rt->why_not[i < RDMX_MAX_TRANSPORTS ? i : 0];
         if (!ops)
             continue;
-        if (list && !in_list(list, ops->name)) {
+        if (list && !rdmx_config_list_has(list, ops->name)) {
             snprintf(why, sizeof(rt->why_not[0]), "not in RDMX_TRANSPORTS");
             continue;
         }

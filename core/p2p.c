@@ -470,6 +470,21 @@ void rdmx_p2p_deliver_unexpected(rdmx_request_t *r, rdmx_unexpected_t *u)
 
 /* ---- arrival upcalls ------------------------------------------------------ */
 
+/* A stream transport will deliver `len` payload bytes for receive `r`, of
+ * which the first `n` fit its buffer. */
+static rdmx_status_t sink_to_request(rdmx_request_t *r, size_t n, size_t len,
+                                     unsigned kind, rdmx_recv_sink_t *sink)
+{
+    sink->buf = recv_dest(r, n);
+    if (n && !sink->buf)
+        return RDMX_ERR_NOMEM;
+    sink->len = n;
+    sink->discard = len - n;
+    sink->cookie = r;
+    sink->kind = kind;
+    return RDMX_OK;
+}
+
 /* An EAGER message matched the posted receive `r`. */
 static rdmx_status_t eager_matched(rdmx_request_t *r,
                                    const rdmx_wire_hdr_t *hdr, int peer,
@@ -486,16 +501,9 @@ static rdmx_status_t eager_matched(rdmx_request_t *r,
         rdmx_request_complete(r);
         return RDMX_OK;
     }
-    sink->buf = recv_dest(r, n);
-    if (n && !sink->buf)
-        return RDMX_ERR_NOMEM;
-    sink->len = n;
-    sink->discard = hdr->len - n;
-    sink->cookie = r;
-    sink->kind = SINK_EAGER_REQ;
     r->remote_req = hdr->req;
     r->sync_flags = hdr->flags;
-    return RDMX_OK;
+    return sink_to_request(r, n, hdr->len, SINK_EAGER_REQ, sink);
 }
 
 static rdmx_status_t bad_header(int peer, const rdmx_wire_hdr_t *hdr,
@@ -625,14 +633,7 @@ rdmx_status_t rdmx_proto_on_header(rdmx_runtime_t *rt, int peer,
             recv_finish(r, n);
             return RDMX_OK;
         }
-        sink->buf = recv_dest(r, n);
-        if (n && !sink->buf)
-            return RDMX_ERR_NOMEM;
-        sink->len = n;
-        sink->discard = hdr->len - n;
-        sink->cookie = r;
-        sink->kind = SINK_DATA;
-        return RDMX_OK;
+        return sink_to_request(r, n, hdr->len, SINK_DATA, sink);
     }
     case RDMX_MSG_FIN:
     case RDMX_MSG_SYNC_ACK: {

@@ -72,21 +72,6 @@ static int rdmx_tcp_add_addr(rdmx_tcp_iface_t *iface, struct in_addr a)
     return 1;
 }
 
-static int rdmx_tcp_name_in_list(const char *name, const char *list)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return 1;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 /* IPv4 addresses of interfaces that are up: those named in `only`, or all
  * non-loopback ones. */
 static rdmx_status_t rdmx_tcp_collect_ifaddrs(rdmx_tcp_iface_t *iface,
@@ -101,7 +86,7 @@ static rdmx_status_t rdmx_tcp_collect_ifaddrs(rdmx_tcp_iface_t *iface,
         if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET ||
             !(ifa->ifa_flags & IFF_UP))
             continue;
-        if (only ? !rdmx_tcp_name_in_list(ifa->ifa_name, only)
+        if (only ? !rdmx_config_list_has(only, ifa->ifa_name)
                  : (ifa->ifa_flags & IFF_LOOPBACK) != 0)
             continue;
         rdmx_tcp_add_addr(iface,
