@@ -19,10 +19,15 @@
 RDMX_CONFIG_VAR("RDMX_WAIT_SPIN_US", NULL,
                 "microseconds a blocking call polls before it sleeps "
                 "(default 1000, or 2 when ranks outnumber cores)");
+RDMX_CONFIG_VAR("RDMX_WAIT_YIELD_US", NULL,
+                "microseconds a blocking call keeps polling with sched_yield "
+                "after the spin, before it sleeps (default 0, or 500 when "
+                "ranks outnumber cores)");
 RDMX_CONFIG_VAR("RDMX_WAIT_SLEEP_MS", "20",
                 "longest single sleep of a waiting rank (it re-polls after)");
 
 static long spin_ns = -1;
+static long yield_ns = 0;
 static int sleep_ms = 20;
 
 static long now_ns(void)
@@ -43,6 +48,13 @@ void rdmx_progress_configure(int oversubscribed)
     if (s)
         us = rdmx_config_long("RDMX_WAIT_SPIN_US");
     spin_ns = us * 1000;
+    /* Ranks sharing cores hand the CPU over with sched_yield first: the
+     * rank they wait for is usually runnable, and a yield reaches it
+     * without the cost of a sleep and a wake-up through a socket. */
+    long yus = oversubscribed ? 500 : 0;
+    if (rdmx_config_str("RDMX_WAIT_YIELD_US"))
+        yus = rdmx_config_long("RDMX_WAIT_YIELD_US");
+    yield_ns = yus * 1000;
     sleep_ms = (int)rdmx_config_long("RDMX_WAIT_SLEEP_MS");
     if (sleep_ms < 1)
         sleep_ms = 1;
@@ -102,6 +114,10 @@ rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
             start = t;
         if (t - start < spin_ns)
             continue;
+        if (t - start < spin_ns + yield_ns) {
+            sched_yield();
+            continue;
+        }
         if (rdmx_rt.epfd < 0 || !arm_all()) {
             sched_yield();
             continue;
