@@ -14,10 +14,7 @@
 
 #include <stdlib.h>
 
-static int unfold(int newrank, int rem)
-{
-    return newrank < rem ? newrank * 2 + 1 : newrank + rem;
-}
+#define unfold rdmx_coll_unfold
 
 /* Result lives in RECV; start from this rank's input. */
 static void init_acc(rdmx_sched_t *s, const rdmx_coll_args_t *a)
@@ -97,29 +94,12 @@ rdmx_status_t rdmx_coll_allreduce_rabenseifner(rdmx_sched_t *s,
     init_acc(s, a);
     int newrank = fold(s, a, rem);
     if (newrank >= 0) {
-        int send_idx = 0, recv_idx = 0, last_idx = pof2, mask = 1;
-        while (mask < pof2) {
-            int newdst = newrank ^ mask, dst = unfold(newdst, rem);
-            int slo, shi, rlo, rhi;
-            if (newrank < newdst) {
-                send_idx = recv_idx + pof2 / (mask * 2);
-                slo = send_idx, shi = last_idx, rlo = recv_idx, rhi = send_idx;
-            } else {
-                recv_idx = send_idx + pof2 / (mask * 2);
-                slo = send_idx, shi = recv_idx, rlo = recv_idx, rhi = last_idx;
-            }
-            rdmx_sched_send(s, dst, acc, disp[slo] * es, CNT(slo, shi) * es);
-            rdmx_sched_recv(s, dst, RDMX_SB_TMP, disp[rlo] * es,
-                            CNT(rlo, rhi) * es);
-            rdmx_sched_reduce(s, RDMX_SB_TMP, disp[rlo] * es, acc,
-                              disp[rlo] * es, CNT(rlo, rhi), dst > r);
-            rdmx_sched_round(s);
-            send_idx = recv_idx;
-            mask <<= 1;
-            if (mask < pof2)
-                last_idx = recv_idx + pof2 / mask;
-        }
-        mask >>= 1;
+        int send_idx, last_idx, recv_idx;
+        rdmx_coll_halving_reduce_scatter(s, r, newrank, rem, pof2, disp, es,
+                                         acc, RDMX_SB_TMP, 1, &send_idx,
+                                         &last_idx);
+        recv_idx = send_idx;
+        int mask = pof2 >> 1;
         while (mask > 0) {
             int newdst = newrank ^ mask, dst = unfold(newdst, rem);
             int slo, shi, rlo, rhi;

@@ -228,6 +228,24 @@ static inline int rdmx_coll_pof2_floor(int p)
 /* Split `count` elements into p blocks: block i = [start[i], start[i+1]). */
 void rdmx_coll_blocks(size_t count, int p, size_t *start);
 
+/* Real rank of a rank of the power-of-two group left after folding the
+ * first 2*rem ranks pairwise. */
+static inline int rdmx_coll_unfold(int newrank, int rem)
+{
+    return newrank < rem ? newrank * 2 + 1 : newrank + rem;
+}
+
+/* Rabenseifner's first phase, shared by reduce and allreduce: recursive
+ * halving over the pof2 folded ranks, reducing into ACC the block range
+ * this rank ends up owning (blocks of `disp`, elements of `es` bytes),
+ * receiving partners' halves in `tmp`. `ordered` passes rank order to the
+ * reduction (non-commutative-safe operand order). On return the owned
+ * block range is [*send_idx, *last_idx). */
+void rdmx_coll_halving_reduce_scatter(rdmx_sched_t *s, int rank, int newrank,
+                                      int rem, int pof2, const size_t *disp,
+                                      size_t es, int acc, int tmp, int ordered,
+                                      int *send_idx, int *last_idx);
+
 /* ---- reductions on packed data (op.c) -------------------------------- */
 rdmx_status_t rdmx_op_apply_packed(const rdmx_op_t *op, const void *in,
                                    void *inout, size_t count,

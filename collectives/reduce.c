@@ -137,11 +137,7 @@ rdmx_status_t rdmx_coll_reduce_pipelined(rdmx_sched_t *s,
     return s->err;
 }
 
-/* Real rank of a rank of the power-of-two group after the fold. */
-static int unfold(int newrank, int rem)
-{
-    return newrank < rem ? newrank * 2 + 1 : newrank + rem;
-}
+#define unfold rdmx_coll_unfold
 
 rdmx_status_t rdmx_coll_reduce_rabenseifner(rdmx_sched_t *s,
                                             const rdmx_coll_args_t *a)
@@ -181,28 +177,11 @@ rdmx_status_t rdmx_coll_reduce_rabenseifner(rdmx_sched_t *s,
     int newroot = root < 2 * rem ? root / 2 : root - rem;
 
     if (newrank >= 0) {
-        int send_idx = 0, recv_idx = 0, last_idx = pof2, mask = 1;
-        while (mask < pof2) {
-            int newdst = newrank ^ mask, dst = unfold(newdst, rem);
-            int slo, shi, rlo, rhi;
-            if (newrank < newdst) {
-                send_idx = recv_idx + pof2 / (mask * 2);
-                slo = send_idx, shi = last_idx, rlo = recv_idx, rhi = send_idx;
-            } else {
-                recv_idx = send_idx + pof2 / (mask * 2);
-                slo = send_idx, shi = recv_idx, rlo = recv_idx, rhi = last_idx;
-            }
-            rdmx_sched_send(s, dst, acc, disp[slo] * es, CNT(slo, shi) * es);
-            rdmx_sched_recv(s, dst, RDMX_SB_TMP2, disp[rlo] * es,
-                            CNT(rlo, rhi) * es);
-            rdmx_sched_reduce(s, RDMX_SB_TMP2, disp[rlo] * es, acc,
-                              disp[rlo] * es, CNT(rlo, rhi), 0);
-            rdmx_sched_round(s);
-            send_idx = recv_idx;
-            mask <<= 1;
-            if (mask < pof2)
-                last_idx = recv_idx + pof2 / mask;
-        }
+        int send_idx, last_idx, recv_idx, mask;
+        rdmx_coll_halving_reduce_scatter(s, r, newrank, rem, pof2, disp, es,
+                                         acc, RDMX_SB_TMP2, 0, &send_idx,
+                                         &last_idx);
+        recv_idx = send_idx;
         /* Binomial gather of the blocks to newroot (reverse halving). */
         int j = 0;
         mask = 1;

@@ -155,3 +155,35 @@ void rdmx_coll_blocks(size_t count, int p, size_t *start)
     for (int i = 0; i < p; i++)
         start[i + 1] = start[i] + q + ((size_t)i < r ? 1 : 0);
 }
+
+void rdmx_coll_halving_reduce_scatter(rdmx_sched_t *s, int rank, int newrank,
+                                      int rem, int pof2, const size_t *disp,
+                                      size_t es, int acc, int tmp, int ordered,
+                                      int *send_idx_out, int *last_idx_out)
+{
+    int send_idx = 0, recv_idx = 0, last_idx = pof2, mask = 1;
+    while (mask < pof2) {
+        int newdst = newrank ^ mask, dst = rdmx_coll_unfold(newdst, rem);
+        int slo, shi, rlo, rhi;
+        if (newrank < newdst) {
+            send_idx = recv_idx + pof2 / (mask * 2);
+            slo = send_idx, shi = last_idx, rlo = recv_idx, rhi = send_idx;
+        } else {
+            recv_idx = send_idx + pof2 / (mask * 2);
+            slo = send_idx, shi = recv_idx, rlo = recv_idx, rhi = last_idx;
+        }
+        rdmx_sched_send(s, dst, acc, disp[slo] * es,
+                        (disp[shi] - disp[slo]) * es);
+        rdmx_sched_recv(s, dst, tmp, disp[rlo] * es,
+                        (disp[rhi] - disp[rlo]) * es);
+        rdmx_sched_reduce(s, tmp, disp[rlo] * es, acc, disp[rlo] * es,
+                          disp[rhi] - disp[rlo], ordered ? dst > rank : 0);
+        rdmx_sched_round(s);
+        send_idx = recv_idx;
+        mask <<= 1;
+        if (mask < pof2)
+            last_idx = recv_idx + pof2 / mask;
+    }
+    *send_idx_out = send_idx;
+    *last_idx_out = last_idx;
+}
