@@ -154,7 +154,20 @@ static int blocking_send(const char *call, const void *buf, int count,
                          int mode)
 {
     MPI_Request r = MPI_REQUEST_NULL;
-    int rc = start_send(call, buf, count, dt, dest, tag, comm, mode, &r);
+    int rc;
+    if (mode == RDMX_SEND_STANDARD && dest != MPI_PROC_NULL) {
+        if ((rc = check_send(call, buf, count, dt, dest, tag, comm)) !=
+            MPI_SUCCESS)
+            return rc;
+        rdmx_status_t st = rdmx_send_eager_blocking(buf, (size_t)count, dt,
+                                                    dest, tag, comm,
+                                                    RDMX_CTX_P2P);
+        if (st == RDMX_OK)
+            return MPI_SUCCESS;
+        if (st != RDMX_ERR_AGAIN)
+            return internal_error(comm, call, st, dest);
+    }
+    rc = start_send(call, buf, count, dt, dest, tag, comm, mode, &r);
     if (rc != MPI_SUCCESS)
         return rc;
     rdmx_request_wait(r);

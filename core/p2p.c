@@ -138,6 +138,57 @@ static rdmx_status_t check_common(const rdmx_datatype_t *dt, rdmx_comm_t *comm)
     return RDMX_OK;
 }
 
+/* A completion on the caller's stack for rdmx_send_eager_blocking. */
+typedef struct inline_send {
+    rdmx_completion_t comp;
+    int done;
+    rdmx_status_t status;
+} inline_send_t;
+
+static void inline_send_cb(rdmx_completion_t *comp, rdmx_status_t st)
+{
+    inline_send_t *s = (inline_send_t *)comp;
+    s->status = st;
+    s->done = 1;
+}
+
+static int inline_send_done(void *arg)
+{
+    return ((inline_send_t *)arg)->done;
+}
+
+/* MPI_Send of a small message is the hottest call of ping-pong codes: it
+ * skips the request (allocation, handle, wait, recycle) because the
+ * receiver of a standard-mode eager message never answers it. */
+rdmx_status_t rdmx_send_eager_blocking(const void *buf, size_t count,
+                                       const rdmx_datatype_t *dt, int dest,
+                                       int tag, rdmx_comm_t *comm, int ctx)
+{
+    size_t bytes;
+    rdmx_transport_t *tp;
+    rdmx_ep_t *ep;
+
+    if (!dt->contiguous || rdmx_dt_bytes(dt, count, &bytes) != RDMX_OK)
+        return RDMX_ERR_AGAIN;
+    int peer = rdmx_comm_world_rank(comm, dest);
+    if (rdmx_rt_get_ep(&rdmx_rt, peer, &tp, &ep) != RDMX_OK ||
+        bytes > tp->caps.eager_limit)
+        return RDMX_ERR_AGAIN; /* the general path reports errors */
+    rdmx_wire_hdr_t hdr = {.type = RDMX_MSG_EAGER,
+                           .context_id = comm->context_id + (uint32_t)ctx,
+                           .src = comm->rank,
+                           .tag = tag,
+                           .len = bytes};
+    struct iovec iov = {(void *)buf, bytes};
+    inline_send_t s = {{inline_send_cb}, 0, RDMX_OK};
+    rdmx_status_t st = tp->ops->send(ep, &hdr, &iov, bytes ? 1 : 0, &s.comp);
+    if (st == RDMX_INPROGRESS) {
+        rdmx_progress_wait(inline_send_done, &s);
+        st = s.status;
+    }
+    return st;
+}
+
 rdmx_status_t rdmx_isend(const void *buf, size_t count,
                          const rdmx_datatype_t *dt, int dest, int tag,
                          rdmx_comm_t *comm, int ctx, int mode,

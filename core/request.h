@@ -54,6 +54,14 @@ rdmx_status_t rdmx_irecv(void *buf, size_t count, const rdmx_datatype_t *dt,
                          int src, int tag, rdmx_comm_t *comm, int ctx,
                          rdmx_request_t **req);
 
+/* Blocking standard-mode send of a message that goes eagerly (contiguous,
+ * within the transport's eager limit), without a request: returns once the
+ * buffer may be reused. RDMX_ERR_AGAIN means the fast path does not apply
+ * (use rdmx_isend). `dest` must be a valid rank of comm (not PROC_NULL). */
+rdmx_status_t rdmx_send_eager_blocking(const void *buf, size_t count,
+                                       const rdmx_datatype_t *dt, int dest,
+                                       int tag, rdmx_comm_t *comm, int ctx);
+
 /* 1 if complete. */
 int rdmx_request_done(const rdmx_request_t *req);
 /* The status of a complete request. */

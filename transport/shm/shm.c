@@ -126,6 +126,7 @@ static rdmx_status_t rdmx_shm_open(rdmx_runtime_t *rt, rdmx_transport_t **out)
             st = RDMX_ERR_NOMEM;
             goto err_free;
         }
+        tp->membarrier = rdmx_shm_fence_setup();
         st = rdmx_shm_segment_create(tp);
         if (st != RDMX_OK)
             goto err_free;
@@ -258,9 +259,9 @@ void rdmx_shm_notify(rdmx_ep_t *ep)
 {
     rdmx_shm_ctl_t *ctl = ep->ctl;
 
-    /* Pairs with the fence in rdmx_shm_arm: either the receiver sees our
-     * record when it re-checks, or we see its flag. */
-    rdmx_shm_fence();
+    /* Pairs with the heavy fence in rdmx_shm_arm: either the receiver sees
+     * our record when it re-checks, or we see its flag. */
+    rdmx_shm_fence_light(ep);
     if (atomic_load_explicit(&ctl->sleeping, memory_order_relaxed) &&
         atomic_exchange_explicit(&ctl->sleeping, 0, memory_order_relaxed))
         rdmx_shm_wake_peer(ep->tp, ep);
@@ -583,7 +584,7 @@ static int rdmx_shm_poll_ring(rdmx_shm_transport_t *tp, int i)
         rdmx_shm_ring_consume(c);
         n++;
     }
-    if (rdmx_shm_ring_publish(c))
+    if (rdmx_shm_ring_publish(c, ep->light))
         rdmx_shm_wake_peer(tp, ep); /* it waits for room */
     return n;
 }
@@ -642,6 +643,19 @@ static int rdmx_shm_wait_fd(rdmx_transport_t *base)
     return ((rdmx_shm_transport_t *)base)->wake_fd;
 }
 
+/* About to sleep with records queued towards ep: ask the peer for a
+ * wake-up when it frees ring space. 1 if space appeared meanwhile. */
+static int request_space(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
+{
+    rdmx_shm_ring_producer_t *p = &ep->prod;
+    size_t need = rdmx_shm_out_need(tp, ep->out_head);
+
+    rdmx_shm_ring_request_space(p);
+    /* Pairs with the consumer's publish (a light fence when ep->light). */
+    rdmx_shm_fence_heavy(tp);
+    return rdmx_shm_ring_recheck_space(p, need);
+}
+
 static rdmx_status_t rdmx_shm_arm(rdmx_transport_t *base)
 {
     rdmx_shm_transport_t *tp = (rdmx_shm_transport_t *)base;
@@ -651,7 +665,7 @@ static rdmx_status_t rdmx_shm_arm(rdmx_transport_t *base)
     tp->armed = 1;
     atomic_store_explicit(&tp->ctl->sleeping, 1, memory_order_relaxed);
     /* Pairs with rdmx_shm_notify: see the comment there. */
-    rdmx_shm_fence();
+    rdmx_shm_fence_heavy(tp);
     if (tp->ndone)
         goto pending;
     for (int i = 0; i < tp->local_size; i++) {
@@ -661,8 +675,7 @@ static rdmx_status_t rdmx_shm_arm(rdmx_transport_t *base)
             continue;
         if (rdmx_shm_ring_ready(&tp->cons[i]))
             goto pending;
-        if (ep->out_head && rdmx_shm_ring_request_space(
-                                &ep->prod, rdmx_shm_out_need(tp, ep->out_head)))
+        if (ep->out_head && request_space(tp, ep))
             goto pending;
     }
     return RDMX_OK;

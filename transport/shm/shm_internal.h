@@ -31,7 +31,7 @@
 #include "transport/transport.h"
 
 #define RDMX_SHM_MAGIC 0x72646d78u /* "rdmx" */
-#define RDMX_SHM_VERSION 1u
+#define RDMX_SHM_VERSION 2u
 #define RDMX_SHM_NAME_MAX 128
 
 typedef struct rdmx_shm_ctl {
@@ -49,6 +49,9 @@ typedef struct rdmx_shm_ctl {
      * names the owner in the reader's pid namespace. */
     uint64_t cma_probe_addr;
     uint64_t cma_nonce;
+    /* 1: the owner sleeps with membarrier(2), so senders that registered
+     * may skip their fence (shm_fence.c). */
+    uint32_t membarrier;
     _Alignas(64) _Atomic uint32_t attached; /* peers that mapped us */
     _Alignas(64) _Atomic uint32_t sleeping; /* owner blocks on wake fd */
 } rdmx_shm_ctl_t;
@@ -132,6 +135,7 @@ struct rdmx_ep {
     int local; /* index in rt->local_peers */
     pid_t pid;
     int cma; /* 1: read peer memory with process_vm_readv */
+    int light; /* both sides use membarrier: no fence per message */
     int failed;
     rdmx_shm_ctl_t *ctl; /* peer's segment (we produce into it) */
     size_t seg_bytes;
@@ -163,6 +167,7 @@ typedef struct rdmx_shm_transport {
     size_t max_body; /* largest ring record body */
     int cma_enabled;
     pid_t pid; /* ours, put in every rkey (getpid() is a system call) */
+    int membarrier; /* registered for, and able to issue, membarrier */
 
     char seg_name[RDMX_SHM_NAME_MAX];
     rdmx_shm_ctl_t *ctl; /* own inbound segment */
@@ -197,6 +202,22 @@ rdmx_status_t rdmx_shm_segment_name(const char *job_id, int rank, char *buf,
 rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp);
 rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep);
 void rdmx_shm_segment_destroy(rdmx_shm_transport_t *tp);
+
+/* shm_fence.c */
+/* Register for membarrier; 1 if this rank may use the asymmetric fences. */
+int rdmx_shm_fence_setup(void);
+/* The rare side of a handshake (about to sleep): membarrier, else a fence. */
+void rdmx_shm_fence_heavy(const rdmx_shm_transport_t *tp);
+
+/* The frequent side (per message) towards ep: a compiler barrier when the
+ * peer's rare side uses membarrier, else a full fence. */
+static inline void rdmx_shm_fence_light(const rdmx_ep_t *ep)
+{
+    if (ep->light)
+        __asm__ __volatile__("" ::: "memory");
+    else
+        rdmx_shm_fence();
+}
 
 /* shm_wake.c */
 rdmx_status_t rdmx_shm_wake_open(rdmx_shm_transport_t *tp);

@@ -54,6 +54,8 @@ int rdmx_shm_ring_producer_attach(rdmx_shm_ring_producer_t *p,
     /* A fresh ring: the producer starts where the consumer is. */
     p->head = atomic_load_explicit(&sh->tail, memory_order_acquire);
     p->tail_cache = p->head;
+    /* A fresh ring is all zeroes (the segment was just created). */
+    p->zeroed = p->head + p->size;
     return 0;
 }
 
@@ -103,14 +105,47 @@ int rdmx_shm_ring_has_room(rdmx_shm_ring_producer_t *p, size_t len)
     return span != 0 && rdmx_shm_ring_fits(p, span);
 }
 
-/* Write the header of the record at pos and zero the next tag slot; the
- * tag itself is stored last by the caller. */
+/* Cells zeroed ahead of the head after each publication. */
+#define RDMX_SHM_ZERO_AHEAD (32u * RDMX_SHM_CELL)
+
+/* Zero the tag slots of cells [p->zeroed, upto); the caller guarantees the
+ * cells are free (below tail + size). */
+static void rdmx_shm_ring_zero_to(rdmx_shm_ring_producer_t *p, uint64_t upto)
+{
+    while (p->zeroed < upto) {
+        rdmx_shm_rec_t *rec = rdmx_shm_rec_at(p->sh, p->size, p->zeroed);
+        atomic_store_explicit(&rec->tag, 0, memory_order_relaxed);
+        p->zeroed += RDMX_SHM_CELL;
+    }
+}
+
+/* Before the tag of the record [pos, pos + need) is stored: the slot where
+ * the next record starts must be zero. It is free (one cell always stays
+ * free), and usually already zeroed in advance. */
 static void rdmx_shm_ring_prepare(rdmx_shm_ring_producer_t *p, uint64_t pos,
                                   uint32_t need)
 {
-    rdmx_shm_rec_t *next = rdmx_shm_rec_at(p->sh, p->size, pos + need);
+    if (p->zeroed <= pos + need) {
+        /* Cells of the record itself hold its body now: skip them. */
+        p->zeroed = pos + need;
+        rdmx_shm_ring_zero_to(p, pos + need + RDMX_SHM_CELL);
+    }
+}
 
-    atomic_store_explicit(&next->tag, 0, memory_order_relaxed);
+/* After publishing: zero ahead while the consumer has left cells free, so
+ * that the next small records find their successor's slot ready. */
+static void rdmx_shm_ring_zero_ahead(rdmx_shm_ring_producer_t *p)
+{
+    uint64_t want = p->head + RDMX_SHM_ZERO_AHEAD;
+    uint64_t free_end = p->tail_cache + p->size - RDMX_SHM_CELL;
+
+    if (p->zeroed >= p->head + RDMX_SHM_ZERO_AHEAD / 2)
+        return;
+    if (want > free_end)
+        want = free_end;
+    if (p->zeroed < p->head)
+        p->zeroed = p->head;
+    rdmx_shm_ring_zero_to(p, want);
 }
 
 void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p, size_t len)
@@ -130,9 +165,9 @@ void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p, size_t len)
         p->head += pad;
     }
     rec = rdmx_shm_rec_at(p->sh, p->size, p->head);
-    rec->len = (uint32_t)len;
     p->rec_pos = p->head;
     p->rec_need = rdmx_shm_rec_need(len);
+    p->rec_len = (uint32_t)len;
     return (unsigned char *)rec + RDMX_SHM_REC_HDR;
 }
 
@@ -140,10 +175,12 @@ void rdmx_shm_ring_commit(rdmx_shm_ring_producer_t *p, uint32_t kind)
 {
     rdmx_shm_rec_t *rec = rdmx_shm_rec_at(p->sh, p->size, p->rec_pos);
 
-    rec->kind = kind;
     rdmx_shm_ring_prepare(p, p->rec_pos, p->rec_need);
+    rec->len = p->rec_len;
+    rec->kind = kind;
     atomic_store_explicit(&rec->tag, p->rec_pos + 1, memory_order_release);
     p->head = p->rec_pos + p->rec_need;
+    rdmx_shm_ring_zero_ahead(p);
 }
 
 int rdmx_shm_ring_ready(const rdmx_shm_ring_consumer_t *c)
@@ -185,25 +222,32 @@ void rdmx_shm_ring_consume(rdmx_shm_ring_consumer_t *c)
     c->cur_need = 0;
 }
 
-int rdmx_shm_ring_publish(rdmx_shm_ring_consumer_t *c)
+int rdmx_shm_ring_publish(rdmx_shm_ring_consumer_t *c, int light)
 {
     if (c->released == c->tail)
         return 0;
     c->released = c->tail;
     atomic_store_explicit(&c->sh->tail, c->tail, memory_order_release);
     /* Store-load ordering against rdmx_shm_ring_request_space: either the
-     * producer sees the new tail or we see its request. */
-    rdmx_shm_fence();
+     * producer sees the new tail or we see its request. With `light` the
+     * producer's side issues the heavy barrier (shm_fence.c). */
+    if (light)
+        __asm__ __volatile__("" ::: "memory");
+    else
+        rdmx_shm_fence();
     if (atomic_load_explicit(&c->sh->need_space, memory_order_relaxed) &&
         atomic_exchange_explicit(&c->sh->need_space, 0, memory_order_relaxed))
         return 1;
     return 0;
 }
 
-int rdmx_shm_ring_request_space(rdmx_shm_ring_producer_t *p, size_t len)
+void rdmx_shm_ring_request_space(rdmx_shm_ring_producer_t *p)
 {
     atomic_store_explicit(&p->sh->need_space, 1, memory_order_relaxed);
-    rdmx_shm_fence();
+}
+
+int rdmx_shm_ring_recheck_space(rdmx_shm_ring_producer_t *p, size_t len)
+{
     if (rdmx_shm_ring_has_room(p, len)) {
         atomic_store_explicit(&p->sh->need_space, 0, memory_order_relaxed);
         return 1;

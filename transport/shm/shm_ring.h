@@ -23,10 +23,19 @@
  *    record is ready exactly when tag == position + 1. Polling the record
  *    itself costs one cache-line transfer per small message instead of two
  *    (counter + data).
- *  - Stale bytes from an earlier lap could look like a valid tag, so before
- *    publishing a record the producer zeroes the tag slot where the *next*
- *    record will start. It may: the producer always keeps one free cell
- *    between its head and the consumer's tail, so that slot is free.
+ *  - Stale bytes from an earlier lap could look like a valid tag, so the
+ *    tag slot where the *next* record will start must be zero before a
+ *    record is published. The producer zeroes the tag slots of free cells
+ *    ahead of its head in batches, after publishing (`zeroed`), so that a
+ *    small record's publication waits for no store to another cache line:
+ *    stores become visible in order, and a zeroing store that misses in
+ *    the cache would hold the tag back. Only a record reaching past the
+ *    zeroed area zeroes its successor's slot first. The producer always
+ *    keeps one free cell between its head and the consumer's tail, so that
+ *    slot is free.
+ *  - The header words are written right before the tag, after the body,
+ *    so the stores into the record's first cell (which the consumer is
+ *    polling) land together.
  *  - The consumer publishes its position (`tail`, own cache line) with
  *    release; the producer reads it with acquire only when its cached copy
  *    says the ring is full.
@@ -68,10 +77,12 @@ typedef struct rdmx_shm_ring_producer {
     rdmx_shm_ring_shared_t *sh;
     uint64_t head;       /* next record position */
     uint64_t tail_cache; /* last tail seen */
+    uint64_t zeroed;     /* tag slots of cells in [head, zeroed) are zero */
     uint32_t size;       /* copy of sh->size, validated at attach */
     /* Filled by reserve, used by commit. */
     uint64_t rec_pos;
     uint32_t rec_need;
+    uint32_t rec_len;
 } rdmx_shm_ring_producer_t;
 
 /* Consumer's private view. */
@@ -140,12 +151,18 @@ void rdmx_shm_ring_consume(rdmx_shm_ring_consumer_t *c);
 
 /* Publish consumed space to the producer. Returns 1 if the producer had
  * asked for a wake-up (need_space) and the flag was cleared by this call:
- * the caller then wakes the producer. */
-int rdmx_shm_ring_publish(rdmx_shm_ring_consumer_t *c);
+ * the caller then wakes the producer. `light`: only a compiler barrier
+ * between the store of the tail and the load of the request, because the
+ * producer issues a heavy barrier (membarrier) in between its request and
+ * its re-check; otherwise a full fence. */
+int rdmx_shm_ring_publish(rdmx_shm_ring_consumer_t *c, int light);
 
-/* Producer about to sleep with data pending: ask for a wake-up, then
- * re-check. Returns 1 if room for `len` appeared meanwhile (don't sleep). */
-int rdmx_shm_ring_request_space(rdmx_shm_ring_producer_t *p, size_t len);
+/* Producer about to sleep with data pending: ask for a wake-up
+ * (request_space), issue a full or heavy fence, then re-check: returns 1 if
+ * room for `len` appeared meanwhile (the request is withdrawn; don't sleep).
+ */
+void rdmx_shm_ring_request_space(rdmx_shm_ring_producer_t *p);
+int rdmx_shm_ring_recheck_space(rdmx_shm_ring_producer_t *p, size_t len);
 
 /* Non-destructive: is a record ready? */
 int rdmx_shm_ring_ready(const rdmx_shm_ring_consumer_t *c);

@@ -103,6 +103,7 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
     ctl->owner_rank = rt->rank;
     ctl->owner_pid = (int32_t)getpid();
     rdmx_shm_cma_publish(ctl);
+    ctl->membarrier = (uint32_t)tp->membarrier;
     atomic_store_explicit(&ctl->attached, 0, memory_order_relaxed);
     atomic_store_explicit(&ctl->sleeping, 0, memory_order_relaxed);
     for (int i = 0; i < tp->local_size; i++) {
@@ -188,6 +189,7 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
     ep->ctl = ctl;
     ep->seg_bytes = bytes;
     ep->pid = ctl->owner_pid;
+    ep->light = tp->membarrier && ctl->membarrier == 1;
     /* The last peer to attach removes the name. */
     if (atomic_fetch_add_explicit(&ctl->attached, 1, memory_order_acq_rel) +
             1 ==

@@ -66,6 +66,14 @@ static int body_check(const unsigned char *b, size_t len, uint64_t seq)
     return 1;
 }
 
+/* The producer's side of the wake-up handshake, as shm.c does it. */
+static int request_space(rdmx_shm_ring_producer_t *p, size_t len)
+{
+    rdmx_shm_ring_request_space(p);
+    rdmx_shm_fence();
+    return rdmx_shm_ring_recheck_space(p, len);
+}
+
 static void test_ring_rejects_bad_header(void **state)
 {
     ring_fixture_t f;
@@ -133,7 +141,7 @@ static void test_ring_wraparound(void **state)
             rdmx_shm_ring_consume(&f.c);
             recvd++;
         }
-        rdmx_shm_ring_publish(&f.c);
+        rdmx_shm_ring_publish(&f.c, 0);
         assert_int_equal(recvd, sent);
         rounds++;
     }
@@ -162,16 +170,16 @@ static void test_ring_backpressure(void **state)
     rdmx_shm_ring_consume(&f.c);
     assert_false(rdmx_shm_ring_has_room(&f.p, 0));
     /* The producer asks to be woken; the publish reports that request. */
-    assert_int_equal(rdmx_shm_ring_request_space(&f.p, 40), 0);
-    assert_int_equal(rdmx_shm_ring_publish(&f.c), 1);
-    assert_int_equal(rdmx_shm_ring_publish(&f.c), 0); /* nothing new */
+    assert_int_equal(request_space(&f.p, 40), 0);
+    assert_int_equal(rdmx_shm_ring_publish(&f.c, 0), 1);
+    assert_int_equal(rdmx_shm_ring_publish(&f.c, 0), 0); /* nothing new */
     assert_true(rdmx_shm_ring_has_room(&f.p, 40));
     assert_false(rdmx_shm_ring_has_room(&f.p, 64 + 40)); /* 2 cells */
     /* Room present: request_space says so and leaves no request behind. */
-    assert_int_equal(rdmx_shm_ring_request_space(&f.p, 40), 1);
+    assert_int_equal(request_space(&f.p, 40), 1);
     assert_non_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
     rdmx_shm_ring_consume(&f.c);
-    assert_int_equal(rdmx_shm_ring_publish(&f.c), 0);
+    assert_int_equal(rdmx_shm_ring_publish(&f.c, 0), 0);
     fixture_free(&f);
 }
 
@@ -202,7 +210,7 @@ static void test_ring_stale_tags_ignored(void **state)
             assert_non_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
             assert_int_equal(len, l);
             rdmx_shm_ring_consume(&f.c);
-            rdmx_shm_ring_publish(&f.c);
+            rdmx_shm_ring_publish(&f.c, 0);
             assert_null(rdmx_shm_ring_peek(&f.c, &kind, &len));
             assert_false(rdmx_shm_ring_ready(&f.c));
         }
@@ -260,10 +268,10 @@ static uint64_t stress_consume(ring_fixture_t *f, size_t max)
         rdmx_shm_ring_consume(&f->c);
         /* Publish in batches, as the transport does per progress pass. */
         if ((seq & 7) == 0)
-            rdmx_shm_ring_publish(&f->c);
+            rdmx_shm_ring_publish(&f->c, 0);
         seq++;
     }
-    rdmx_shm_ring_publish(&f->c);
+    rdmx_shm_ring_publish(&f->c, 0);
     return seq;
 }
 
