@@ -127,6 +127,7 @@ static rdmx_status_t rdmx_shm_open(rdmx_runtime_t *rt, rdmx_transport_t **out)
             goto err_free;
         }
         tp->membarrier = rdmx_shm_fence_setup();
+        rdmx_shm_coop_init(tp);
         st = rdmx_shm_segment_create(tp);
         if (st != RDMX_OK)
             goto err_free;
@@ -157,6 +158,7 @@ err_wake:
 err_segment:
     rdmx_shm_segment_destroy(tp);
 err_free:
+    rdmx_shm_coop_cleanup(tp);
     free(tp->eps);
     free(tp->cons);
     free(tp);
@@ -488,6 +490,7 @@ static void rdmx_shm_fail_peer(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
     }
     ep->out_tail = NULL;
     rdmx_shm_get_fail_peer(tp, ep->local);
+    rdmx_shm_coop_fail_peer(tp, ep->local);
     rdmx_proto_on_peer_failure(tp->base.rt, ep->peer, why, detail);
 }
 
@@ -574,6 +577,9 @@ static int rdmx_shm_poll_ring(rdmx_shm_transport_t *tp, int i)
         case RDMX_SHM_KIND_GET_DATA:
             rdmx_shm_get_on_data(tp, ep, body, len);
             break;
+        case RDMX_SHM_KIND_COOP:
+            rdmx_shm_coop_on_request(tp, ep, body, len);
+            break;
         default:
             rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO,
                                "shm: unknown ring record kind");
@@ -621,6 +627,7 @@ static int rdmx_shm_progress(rdmx_transport_t *base)
             continue;
         n += rdmx_shm_poll_ring(tp, i);
     }
+    n += rdmx_shm_coop_progress(tp);
     for (int i = 0; i < tp->local_size; i++) {
         rdmx_ep_t *ep = &tp->eps[i];
         int moved;
@@ -667,6 +674,8 @@ static rdmx_status_t rdmx_shm_arm(rdmx_transport_t *base)
     /* Pairs with rdmx_shm_notify: see the comment there. */
     rdmx_shm_fence_heavy(tp);
     if (tp->ndone)
+        goto pending;
+    if (rdmx_shm_coop_any_done(tp))
         goto pending;
     for (int i = 0; i < tp->local_size; i++) {
         rdmx_ep_t *ep = &tp->eps[i];
@@ -727,6 +736,7 @@ static void rdmx_shm_close(rdmx_transport_t *base)
                        dropped, ep->peer);
     }
     rdmx_shm_get_cleanup(tp);
+    rdmx_shm_coop_cleanup(tp);
     rdmx_shm_wake_close(tp);
     rdmx_shm_segment_destroy(tp);
     free(tp->done);

@@ -126,8 +126,24 @@ void rdmx_shm_mem_dereg(rdmx_transport_t *base, rdmx_memh_t *memh)
     free(mh);
 }
 
-static rdmx_status_t rdmx_shm_get_cma(rdmx_ep_t *ep, void *local, size_t len,
-                                      uint64_t remote_addr)
+rdmx_shm_memh_t *rdmx_shm_region_find(rdmx_shm_transport_t *tp,
+                                      uint32_t region, uint32_t gen,
+                                      uint64_t addr, uint64_t len)
+{
+    rdmx_shm_memh_t *mh = region < tp->nregions ? tp->regions[region] : NULL;
+    uintptr_t lo, hi;
+
+    if (!mh || mh->gen != gen)
+        return NULL;
+    lo = (uintptr_t)mh->base.addr;
+    hi = lo + mh->base.len;
+    if (addr < lo || addr > hi || len > hi - addr)
+        return NULL;
+    return mh;
+}
+
+rdmx_status_t rdmx_shm_get_cma(rdmx_ep_t *ep, void *local, size_t len,
+                               uint64_t remote_addr)
 {
     size_t done = 0;
 
@@ -239,6 +255,9 @@ rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
         return RDMX_ERR_INVALID;
     }
     if (ep->cma) {
+        st = rdmx_shm_coop_get(ep, local, len, remote_addr, &key, comp);
+        if (st != RDMX_ERR_AGAIN)
+            return st;
         st = rdmx_shm_get_cma(ep, local, len, remote_addr);
         if (st == RDMX_OK) {
             st = rdmx_shm_complete_later(tp, comp, RDMX_OK);
@@ -264,23 +283,16 @@ void rdmx_shm_get_on_request(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
                              const void *body, size_t len)
 {
     rdmx_shm_get_req_t req;
-    rdmx_shm_memh_t *mh = NULL;
     rdmx_shm_get_data_t refusal = {0};
     rdmx_shm_out_t *o;
-    uintptr_t lo, hi;
 
     if (len != sizeof(req)) {
         RDMX_ERROR("shm: GET request of %zu bytes from rank %d", len, ep->peer);
         return;
     }
     memcpy(&req, body, sizeof(req));
-    if (req.region < tp->nregions)
-        mh = tp->regions[req.region];
-    lo = mh ? (uintptr_t)mh->base.addr : 0;
-    hi = mh ? lo + mh->base.len : 0;
     /* Serve only from live registrations, inside their bounds. */
-    if (!mh || mh->gen != req.gen || req.addr < lo || req.addr > hi ||
-        req.len > hi - req.addr) {
+    if (!rdmx_shm_region_find(tp, req.region, req.gen, req.addr, req.len)) {
         RDMX_ERROR("shm: rank %d asked for %llu bytes at 0x%llx outside any "
                    "registered region of rank %d",
                    ep->peer, (unsigned long long)req.len,

@@ -7,7 +7,10 @@
  *   +------------------------------+ 0
  *   | rdmx_shm_ctl_t               |  magic, geometry, owner pid,
  *   |                              |  attach counter, "sleeping" flag
- *   +------------------------------+ ring_offset
+ *   +------------------------------+ coop_offset
+ *   | shared-copy slots            |  rdmx_shm_coop_t, COOP_SLOTS per
+ *   |                              |  local peer (shm_coop.c)
+ *   +------------------------------+ ring_offset (page aligned)
  *   | ring from local rank 0       |  rdmx_shm_ring_shared_t + cells
  *   +------------------------------+ ring_offset + ring_stride
  *   | ring from local rank 1       |
@@ -42,6 +45,7 @@ typedef struct rdmx_shm_ctl {
     uint64_t seg_bytes;
     uint64_t ring_offset;
     uint64_t ring_stride;
+    uint64_t coop_offset; /* rdmx_shm_coop_t[local_size][COOP_SLOTS] */
     int32_t owner_rank;
     int32_t owner_pid;
     /* A reader checks with one process_vm_readv of cma_probe_addr (in the
@@ -61,7 +65,47 @@ enum rdmx_shm_kind {
     RDMX_SHM_KIND_MSG = 1,      /* rdmx_wire_hdr_t + payload */
     RDMX_SHM_KIND_GET_REQ = 2,  /* rdmx_shm_get_req_t (copy-mode GET) */
     RDMX_SHM_KIND_GET_DATA = 3, /* rdmx_shm_get_data_t + bytes */
+    RDMX_SHM_KIND_COOP = 4,     /* rdmx_shm_coop_req_t: help copy */
 };
+
+/*
+ * Shared single-copy GET (shm_coop.c). A reader of a large message splits
+ * it into chunks described by a slot in its own segment; it copies chunks
+ * with process_vm_readv and asks the owner, by a COOP record, to copy
+ * others with process_vm_writev at the same time. Each side claims the next
+ * chunk with a compare-and-swap on `claim` (generation in the high half, so
+ * a claim can never land on a reused slot) and counts finished chunks in
+ * `done`. Layout (64 bytes):
+ *
+ *   0        8        16       24       32       40   44   48   52   56
+ *   | claim  | dst    | src    | len    | done   |chunk|nchk|reg |rgen|status|
+ */
+#define RDMX_SHM_COOP_SLOTS 4
+
+typedef struct rdmx_shm_coop {
+    _Alignas(64) _Atomic uint64_t claim; /* gen << 32 | next chunk */
+    uint64_t dst; /* reader's address */
+    uint64_t src; /* owner's address */
+    uint64_t len;
+    _Atomic uint32_t done; /* chunks finished by either side */
+    uint32_t chunk;
+    uint32_t nchunks;
+    uint32_t region, rgen; /* owner's registration, from the rkey */
+    _Atomic int32_t status; /* first error of the owner's copies */
+} rdmx_shm_coop_t;
+
+typedef struct rdmx_shm_coop_req {
+    uint32_t slot;
+    uint32_t gen;
+} rdmx_shm_coop_req_t;
+
+/* Reader's private view of its slots towards one peer. */
+typedef struct rdmx_shm_coop_op {
+    rdmx_completion_t *comp; /* NULL = slot free */
+    uint32_t gen;
+    uint32_t nchunks;
+    rdmx_status_t status; /* of the reader's own chunks */
+} rdmx_shm_coop_op_t;
 
 /*
  * Copy-mode GET, used when the kernel refuses cross-memory attach:
@@ -191,6 +235,12 @@ typedef struct rdmx_shm_transport {
     rdmx_shm_get_op_t *gets;
     uint32_t ngets_cap;
 
+    /* Shared-copy GETs: [local_size][COOP_SLOTS], and how many wait for
+     * chunks the owner still copies. */
+    rdmx_shm_coop_op_t *coops;
+    int ncoop_waiting;
+    size_t coop_min, coop_chunk;
+
     /* Completions to deliver from the next progress(). */
     rdmx_shm_done_t *done;
     size_t ndone, done_cap;
@@ -243,6 +293,29 @@ void rdmx_shm_get_on_data(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
                           const void *body, size_t len);
 void rdmx_shm_get_fail_peer(rdmx_shm_transport_t *tp, int local);
 void rdmx_shm_get_cleanup(rdmx_shm_transport_t *tp);
+
+/* shm_coop.c */
+void rdmx_shm_coop_init(rdmx_shm_transport_t *tp);
+void rdmx_shm_coop_cleanup(rdmx_shm_transport_t *tp);
+/* Large CMA GET shared with the owner; RDMX_ERR_AGAIN: not applicable. */
+rdmx_status_t rdmx_shm_coop_get(rdmx_ep_t *ep, void *local, size_t len,
+                                uint64_t remote_addr,
+                                const rdmx_shm_rkey_t *key,
+                                rdmx_completion_t *comp);
+void rdmx_shm_coop_on_request(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
+                              const void *body, size_t len);
+int rdmx_shm_coop_progress(rdmx_shm_transport_t *tp);
+/* 1 if a waiting shared copy has all its chunks (progress() would finish
+ * it). */
+int rdmx_shm_coop_any_done(rdmx_shm_transport_t *tp);
+void rdmx_shm_coop_fail_peer(rdmx_shm_transport_t *tp, int local);
+rdmx_shm_coop_t *rdmx_shm_coop_slot(rdmx_shm_ctl_t *ctl, int local, int slot);
+/* shm_get.c: validated lookup of one of our registrations. */
+rdmx_shm_memh_t *rdmx_shm_region_find(rdmx_shm_transport_t *tp,
+                                      uint32_t region, uint32_t gen,
+                                      uint64_t addr, uint64_t len);
+rdmx_status_t rdmx_shm_get_cma(rdmx_ep_t *ep, void *local, size_t len,
+                               uint64_t remote_addr);
 
 /* shm.c */
 rdmx_status_t rdmx_shm_complete_later(rdmx_shm_transport_t *tp,

@@ -52,7 +52,7 @@ static rdmx_shm_ring_shared_t *rdmx_shm_ring_in(rdmx_shm_ctl_t *ctl, int i)
 rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
 {
     rdmx_runtime_t *rt = tp->base.rt;
-    size_t stride, off, bytes;
+    size_t stride, off, coop_off, bytes;
     rdmx_shm_ctl_t *ctl;
     rdmx_status_t st;
     int fd, err;
@@ -62,7 +62,10 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
     if (st != RDMX_OK)
         return st;
     stride = rdmx_shm_ring_footprint(tp->ring_cells);
-    off = (sizeof(rdmx_shm_ctl_t) + 4095) & ~(size_t)4095;
+    coop_off = (sizeof(rdmx_shm_ctl_t) + 63) & ~(size_t)63;
+    off = coop_off + (size_t)tp->local_size * RDMX_SHM_COOP_SLOTS *
+                         sizeof(rdmx_shm_coop_t);
+    off = (off + 4095) & ~(size_t)4095;
     bytes = off + stride * (size_t)tp->local_size;
 
     /* A leftover of an earlier job with the same id would be stale. */
@@ -100,6 +103,7 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
     ctl->seg_bytes = bytes;
     ctl->ring_offset = off;
     ctl->ring_stride = stride;
+    ctl->coop_offset = coop_off;
     ctl->owner_rank = rt->rank;
     ctl->owner_pid = (int32_t)getpid();
     rdmx_shm_cma_publish(ctl);
@@ -170,6 +174,10 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
         ctl->local_size != (uint32_t)tp->local_size ||
         ctl->owner_rank != ep->peer || ctl->seg_bytes != bytes ||
         ctl->ring_offset < sizeof(*ctl) || ctl->ring_stride == 0 ||
+        ctl->coop_offset < sizeof(*ctl) ||
+        ctl->coop_offset + (uint64_t)ctl->local_size * RDMX_SHM_COOP_SLOTS *
+                sizeof(rdmx_shm_coop_t) >
+            ctl->ring_offset ||
         ctl->ring_offset + ctl->ring_stride * ctl->local_size > bytes) {
         RDMX_ERROR("shm: segment %s of rank %d on %s is not a valid rdmx "
                    "v%u segment for a node of %d ranks",
