@@ -689,9 +689,11 @@ static int start_proxy(int pidx)
         agent = getenv("RDMX_LAUNCH_AGENT");
     if ((!agent || !*agent) && job.slurm)
         /* One single-task step per host, sharing the allocation's CPUs
-         * with the ranks started from it; unbuffered for the frames. */
+         * with the ranks started from it; unbuffered for the frames.
+         * --export=ALL: remote ranks get mpirun's environment like local
+         * ones even under `sbatch --export=NONE` (SLURM_EXPORT_ENV). */
         agent = "srun --nodes=1 --ntasks=1 --overlap --unbuffered "
-                "--mpi=none --quiet --nodelist";
+                "--mpi=none --quiet --export=ALL --nodelist";
     if (!agent || !*agent)
         agent = "ssh";
     if (job.opts.proxy)
@@ -922,10 +924,14 @@ static int local_cores(void)
 
 /* Inside a Slurm allocation without -f/--host: the allocation's nodes
  * (scontrol expands SLURM_JOB_NODELIST itself), as many slots per node as
- * Slurm gives it tasks; remote nodes are then reached through srun. */
+ * Slurm gives it tasks; remote nodes are then reached through srun.
+ * Inside a job step (`srun -n1 mpirun ...`, an interactive `srun --pty`
+ * shell) SLURM_TASKS_PER_NODE describes that step ("1") while the node
+ * list is the job's: the slots are then the job's CPUs per node. */
 static rdmx_status_t slurm_hosts(char *err, size_t errlen)
 {
-    const char *per = getenv("SLURM_TASKS_PER_NODE");
+    const char *per =
+        getenv("SLURM_STEP_ID") ? NULL : getenv("SLURM_TASKS_PER_NODE");
     char names[65536];
     size_t len = 0;
     FILE *f;

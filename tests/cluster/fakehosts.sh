@@ -1,26 +1,38 @@
 #!/bin/sh
-# fakehosts.sh start|stop DIR [N] — N fake hosts (node1..nodeN) on this
-# machine: one network namespace each on a private bridge, its own hostname
-# and /etc/hosts (a long-lived "holder" process per node), and a real sshd.
+# fakehosts.sh start|stop DIR [N] [plain-login] — N fake hosts (node1..nodeN)
+# on this machine: one network namespace each on a private bridge, its own
+# hostname and /etc/hosts (a long-lived "holder" process per node), and a
+# real sshd.
 # Facts from ../shared/docs/cluster-testing.md. Needs root, iproute2,
 # util-linux and openssh-server. After "start":
 #   DIR/ssh_config           ssh -F DIR/ssh_config nodeI works
 #   DIR/holder.nodeI         pid to enter: nsenter -t PID -n -u -m CMD
 #   DIR/agent                launch agent "DIR/agent HOST CMD..." (nsenter)
 #   DIR/hostfile             "nodeI slots=2" lines
+# plain-login: the fake hosts see an empty ~/.bashrc (bind mount in their
+# own mount namespace), so that an ssh login does not pay for this
+# machine's shell set-up (pyenv: seconds under load) in correctness tests.
 # "stop" removes only what "start" recorded in DIR.
 set -e
 cmd=$1
 D=$2
 N=${3:-3}
-[ -n "$cmd" ] && [ -n "$D" ] || { echo "usage: $0 start|stop DIR [N]" >&2; exit 2; }
+PLAIN=$4
+[ -n "$cmd" ] && [ -n "$D" ] || { echo "usage: $0 start|stop DIR [N] [plain-login]" >&2; exit 2; }
 
 stop() {
     for f in "$D"/sshd.*.pid "$D"/holder.*; do
         [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
     done
     if [ -s "$D/netns" ]; then
-        while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$D/netns"
+        # Whatever still runs in a fake host (daemons such as slurmd or
+        # slurmstepd started inside it, leftovers of a failed test) ends
+        # with it.
+        while read -r ns; do
+            pids=$(ip netns pids "$ns" 2>/dev/null || true)
+            [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+            ip netns del "$ns" 2>/dev/null || true
+        done <"$D/netns"
     fi
     [ -s "$D/bridge" ] && ip link del "$(cat "$D/bridge")" 2>/dev/null || true
     rm -f "$D/netns" "$D/bridge"
@@ -62,6 +74,12 @@ Host node*
     User root
 CONF
 : >"$D/hostfile"
+rc=""
+home=$(getent passwd "$(id -un)" | cut -d: -f6)
+if [ "$PLAIN" = plain-login ] && [ -f "$home/.bashrc" ]; then
+    echo "# fake host: no login set-up" >"$D/bashrc"
+    rc="mount --bind $D/bashrc $home/.bashrc;"
+fi
 i=1
 while [ $i -le "$N" ]; do
     ns="rdmx$id-n$i"
@@ -74,7 +92,7 @@ while [ $i -le "$N" ]; do
     ip -n "$ns" link set "v$id-$i-n" up
     ip -n "$ns" link set lo up
     nsenter --net=/run/netns/"$ns" unshare --uts --mount --propagation private \
-        sh -c "hostname node$i; mount --bind $D/hosts /etc/hosts; exec sleep infinity" &
+        sh -c "hostname node$i; mount --bind $D/hosts /etc/hosts; $rc exec sleep infinity" &
     echo $! >"$D/holder.node$i"
     cat >"$D/sshd_config.$i" <<CONF
 ListenAddress $net.$((10 + i))

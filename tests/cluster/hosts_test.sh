@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 D=$(mktemp -d /tmp/rdmx-hosts.XXXXXX)
 MARK="rdmxhosts$$"
 fails=0
-sh "$HERE/fakehosts.sh" start "$D" 3
+sh "$HERE/fakehosts.sh" start "$D" 3 plain-login
 rc=$?
 [ $rc -eq 77 ] && { rm -rf "$D"; exit 77; }
 [ $rc -ne 0 ] && { sh "$HERE/fakehosts.sh" stop "$D"; rm -rf "$D"; echo "FAIL: fake hosts"; exit 1; }
