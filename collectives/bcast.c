@@ -50,6 +50,24 @@ rdmx_status_t rdmx_coll_bcast_binomial(rdmx_sched_t *s,
     return s->err;
 }
 
+/* The root sends the whole message to every rank in one round. On shared
+ * memory a large message is one rendezvous each and every receiver copies
+ * straight out of the root's buffer (CMA) at the same time: one level, one
+ * hand-over per rank, which is what oversubscribed nodes need. */
+rdmx_status_t rdmx_coll_bcast_linear(rdmx_sched_t *s, const rdmx_coll_args_t *a)
+{
+    int p = a->size, root = a->root;
+    if (a->rank != root) {
+        rdmx_sched_recv(s, root, RDMX_SB_RECV, 0, a->bytes);
+    } else {
+        /* Nearest ranks first, as the tree would. */
+        for (int i = 1; i < p; i++)
+            rdmx_sched_send(s, (root + i) % p, RDMX_SB_RECV, 0, a->bytes);
+    }
+    rdmx_sched_round(s);
+    return s->err;
+}
+
 /* Round t: receive segment t from the parent while forwarding segment t-1
  * to every child, so a segment moves one level down per round and the
  * tree fills like a pipeline: time ~ (depth + nseg) * (alpha + seg*beta). */

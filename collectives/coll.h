@@ -180,6 +180,7 @@ rdmx_status_t rdmx_coll_build(rdmx_sched_t *s, const rdmx_coll_args_t *a,
     rdmx_status_t rdmx_coll_##n(rdmx_sched_t *s, const rdmx_coll_args_t *a)
 RDMX_DECLARE_BUILD(barrier_dissemination);
 RDMX_DECLARE_BUILD(bcast_binomial);
+RDMX_DECLARE_BUILD(bcast_linear);
 RDMX_DECLARE_BUILD(bcast_pipelined_binomial);
 RDMX_DECLARE_BUILD(bcast_scatter_allgather);
 RDMX_DECLARE_BUILD(reduce_binomial);
@@ -274,6 +275,8 @@ rdmx_status_t rdmx_coll_exec_on_done_unpack(rdmx_coll_exec_t *x,
  * generic request; on error the exec is freed. */
 rdmx_status_t rdmx_coll_exec_start(rdmx_coll_exec_t *x, rdmx_request_t **req);
 void rdmx_coll_exec_free(rdmx_coll_exec_t *x);
+/* Free the scratch buffers kept for reuse (MPI_Finalize). */
+void rdmx_coll_scratch_release_all(void);
 
 /* ---- simulation (sim.c) ---------------------------------------------- */
 typedef struct rdmx_sim_cost {

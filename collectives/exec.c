@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "group.h"
 #include "log.h"
 #include "request.h"
@@ -24,11 +25,16 @@ struct unpack {
     const rdmx_datatype_t *dt;
 };
 
+struct block {
+    void *mem;
+    size_t bytes;
+};
+
 struct rdmx_coll_exec {
     rdmx_comm_t *comm;
     rdmx_sched_t s;
     void *buf[RDMX_SB_COUNT];
-    void **allocs;
+    struct block *allocs;
     size_t nallocs, allocs_cap;
     struct unpack *unpacks;
     size_t nunpacks, unpacks_cap;
@@ -43,6 +49,77 @@ struct rdmx_coll_exec {
     rdmx_op_t *op_hold;
     int comm_held;
 };
+
+/*
+ * Temporary buffers of collectives are kept for the next call instead of
+ * being freed: a large malloc is an mmap (or a brk that free trims again),
+ * and every call then pays a page fault and a page clear per 4 KiB — for a
+ * 1 MiB reduce that cost more than the reduction. A few blocks, bounded in
+ * bytes; the library is used from one thread at a time.
+ */
+RDMX_CONFIG_VAR("RDMX_COLL_SCRATCH_CACHE", "64m",
+                "bytes of collective scratch buffers kept for reuse");
+#define SCRATCH_SLOTS 8
+static struct block scratch_cache[SCRATCH_SLOTS];
+static size_t scratch_cached_bytes;
+static size_t scratch_limit = (size_t)-1;
+
+static void *scratch_get(size_t bytes)
+{
+    int best = -1;
+    for (int i = 0; i < SCRATCH_SLOTS; i++)
+        if (scratch_cache[i].mem && scratch_cache[i].bytes >= bytes &&
+            (best < 0 || scratch_cache[i].bytes < scratch_cache[best].bytes))
+            best = i;
+    /* A block much larger than asked for would be wasted. */
+    if (best >= 0 && scratch_cache[best].bytes / 4 <= bytes) {
+        void *m = scratch_cache[best].mem;
+        scratch_cached_bytes -= scratch_cache[best].bytes;
+        scratch_cache[best].mem = NULL;
+        return m;
+    }
+    return malloc(bytes ? bytes : 1);
+}
+
+static void scratch_put(void *mem, size_t bytes)
+{
+    int slot = -1;
+    if (scratch_limit == (size_t)-1)
+        scratch_limit = rdmx_config_size("RDMX_COLL_SCRATCH_CACHE");
+    for (int i = 0; i < SCRATCH_SLOTS && slot < 0; i++)
+        if (!scratch_cache[i].mem)
+            slot = i;
+    if (slot < 0) {
+        /* Full: replace the smallest block if this one is larger. */
+        slot = 0;
+        for (int i = 1; i < SCRATCH_SLOTS; i++)
+            if (scratch_cache[i].bytes < scratch_cache[slot].bytes)
+                slot = i;
+        if (scratch_cache[slot].bytes >= bytes) {
+            free(mem);
+            return;
+        }
+        scratch_cached_bytes -= scratch_cache[slot].bytes;
+        free(scratch_cache[slot].mem);
+        scratch_cache[slot].mem = NULL;
+    }
+    if (scratch_cached_bytes + bytes > scratch_limit) {
+        free(mem);
+        return;
+    }
+    scratch_cache[slot].mem = mem;
+    scratch_cache[slot].bytes = bytes;
+    scratch_cached_bytes += bytes;
+}
+
+void rdmx_coll_scratch_release_all(void)
+{
+    for (int i = 0; i < SCRATCH_SLOTS; i++) {
+        free(scratch_cache[i].mem);
+        scratch_cache[i].mem = NULL;
+    }
+    scratch_cached_bytes = 0;
+}
 
 rdmx_coll_exec_t *rdmx_coll_exec_new(rdmx_comm_t *comm)
 {
@@ -68,15 +145,15 @@ void *rdmx_coll_exec_alloc(rdmx_coll_exec_t *x, size_t bytes)
 {
     if (x->nallocs == x->allocs_cap) {
         size_t cap = x->allocs_cap ? 2 * x->allocs_cap : 8;
-        void **a = realloc(x->allocs, cap * sizeof(*a));
+        struct block *a = realloc(x->allocs, cap * sizeof(*a));
         if (!a)
             return NULL;
         x->allocs = a;
         x->allocs_cap = cap;
     }
-    void *m = malloc(bytes ? bytes : 1);
+    void *m = scratch_get(bytes);
     if (m)
-        x->allocs[x->nallocs++] = m;
+        x->allocs[x->nallocs++] = (struct block){m, bytes ? bytes : 1};
     return m;
 }
 
@@ -104,7 +181,7 @@ void rdmx_coll_exec_free(rdmx_coll_exec_t *x)
     for (size_t i = 0; i < x->nreqs; i++)
         rdmx_request_free(x->reqs[i]);
     for (size_t i = 0; i < x->nallocs; i++)
-        free(x->allocs[i]);
+        scratch_put(x->allocs[i].mem, x->allocs[i].bytes);
     rdmx_dt_release(x->dt_hold);
     rdmx_op_release(x->op_hold);
     free(x->allocs);

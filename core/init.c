@@ -34,6 +34,7 @@ rdmx_status_t rdmx_comm_world_init(int rank, int size);
 void rdmx_comm_world_fini(void);
 void rdmx_progress_configure(int oversubscribed);
 rdmx_status_t rdmx_internal_barrier(void);
+void rdmx_coll_scratch_release_all(void); /* collectives/exec.c */
 
 /* ---- key-value exchange ------------------------------------------------- */
 
@@ -566,6 +567,7 @@ int MPI_Finalize(void)
     if (st != RDMX_OK)
         RDMX_WARN("finalize barrier: %s", rdmx_status_str(st));
     flush_transports(&rdmx_rt);
+    rdmx_coll_scratch_release_all();
     if (rdmx_rt.pmi)
         rdmx_pmi_fence(rdmx_rt.pmi);
     runtime_fini(&rdmx_rt);
