@@ -204,10 +204,22 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
     }
 }
 
+/* The environment is read once per kind: a small collective is cheaper
+ * than a getenv walk over the whole environment. */
+static const char *kind_env_value(rdmx_coll_kind_t kind)
+{
+    static const char *value[RDMX_COLL_NKINDS];
+    static char loaded[RDMX_COLL_NKINDS];
+    if (!loaded[kind]) {
+        value[kind] = kind_env[kind] ? rdmx_config_str(kind_env[kind]) : NULL;
+        loaded[kind] = 1;
+    }
+    return value[kind];
+}
+
 const rdmx_coll_algo_t *rdmx_coll_select(const rdmx_coll_args_t *a)
 {
-    const char *env =
-        kind_env[a->kind] ? rdmx_config_str(kind_env[a->kind]) : NULL;
+    const char *env = kind_env_value(a->kind);
     if (env && *env) {
         const rdmx_coll_algo_t *al = rdmx_coll_algo_find(a->kind, env);
         if (!al) {
@@ -246,8 +258,14 @@ rdmx_status_t rdmx_coll_build(rdmx_sched_t *s, const rdmx_coll_args_t *a,
 
 size_t rdmx_coll_segsize(rdmx_coll_kind_t kind)
 {
-    size_t seg =
-        rdmx_config_size(kind == RDMX_COLL_REDUCE ? "RDMX_COLL_REDUCE_SEGMENT"
-                                                  : "RDMX_COLL_BCAST_SEGMENT");
-    return seg ? seg : 32768;
+    static size_t bcast_seg, reduce_seg;
+    size_t *seg = kind == RDMX_COLL_REDUCE ? &reduce_seg : &bcast_seg;
+    if (!*seg) {
+        *seg = rdmx_config_size(kind == RDMX_COLL_REDUCE
+                                    ? "RDMX_COLL_REDUCE_SEGMENT"
+                                    : "RDMX_COLL_BCAST_SEGMENT");
+        if (!*seg)
+            *seg = 32768;
+    }
+    return *seg;
 }

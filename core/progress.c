@@ -60,14 +60,29 @@ void rdmx_progress_configure(int oversubscribed)
         sleep_ms = 1;
 }
 
+/* Transports that serve no peer of this rank (tcp on a single host, say)
+ * are still polled now and then, for connections and stray traffic. By
+ * time, not by pass count: their progress is a system call, which under
+ * some hypervisors costs tens of microseconds, and a pass count turned that
+ * into a stall every 128 messages of a ping-pong. */
 #define RDMX_IDLE_POLL_EVERY 256
+#define RDMX_IDLE_POLL_NS 1000000L
 
 int rdmx_progress(void)
 {
     static unsigned pass;
+    static long last_idle_poll;
     int events = 0;
     rdmx_runtime_t *rt = &rdmx_rt;
-    if ((++pass % RDMX_IDLE_POLL_EVERY) == 0 || rt->nactive == 0) {
+    int poll_idle = rt->nactive == 0;
+    if ((++pass % RDMX_IDLE_POLL_EVERY) == 0 && !poll_idle) {
+        long t = now_ns();
+        if (t - last_idle_poll >= RDMX_IDLE_POLL_NS) {
+            last_idle_poll = t;
+            poll_idle = 1;
+        }
+    }
+    if (poll_idle) {
         for (int i = 0; i < rt->ntransports; i++)
             events += rt->transports[i]->ops->progress(rt->transports[i]);
     } else {

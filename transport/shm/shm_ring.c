@@ -148,14 +148,43 @@ static void rdmx_shm_ring_zero_ahead(rdmx_shm_ring_producer_t *p)
     rdmx_shm_ring_zero_to(p, want);
 }
 
+/* Bytes at the start of the data area that an idle ring keeps reusing. */
+#define RDMX_SHM_RING_HOT (16u * 1024)
+/* How far the head moves between two looks at the consumer's tail. */
+#define RDMX_SHM_RING_IDLE_CHECK 1024u
+
+/* Past the hot area with the consumer caught up: pad to the end so that
+ * the next record starts the area again. */
+static int rdmx_shm_ring_restart(rdmx_shm_ring_producer_t *p, size_t len)
+{
+    uint32_t off = (uint32_t)(p->head & (p->size - 1));
+
+    if (off < RDMX_SHM_RING_HOT || p->size < 4 * RDMX_SHM_RING_HOT ||
+        p->head - p->idle_check < RDMX_SHM_RING_IDLE_CHECK ||
+        len > RDMX_SHM_RING_HOT)
+        return 0;
+    p->idle_check = p->head;
+    p->tail_cache = atomic_load_explicit(&p->sh->tail, memory_order_acquire);
+    return p->tail_cache == p->head;
+}
+
 void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p, size_t len)
 {
-    uint32_t pad;
-    uint64_t span = rdmx_shm_ring_span(p, len, &pad);
+    uint32_t pad = 0;
+    uint64_t span = 0;
     rdmx_shm_rec_t *rec;
 
-    if (span == 0 || !rdmx_shm_ring_fits(p, span))
-        return NULL;
+    if (rdmx_shm_ring_restart(p, len)) {
+        pad = p->size - (uint32_t)(p->head & (p->size - 1));
+        span = pad + rdmx_shm_rec_need(len);
+        if (!rdmx_shm_ring_fits(p, span))
+            span = 0;
+    }
+    if (span == 0) {
+        span = rdmx_shm_ring_span(p, len, &pad);
+        if (span == 0 || !rdmx_shm_ring_fits(p, span))
+            return NULL;
+    }
     if (pad) {
         rec = rdmx_shm_rec_at(p->sh, p->size, p->head);
         rec->len = pad - RDMX_SHM_REC_HDR;

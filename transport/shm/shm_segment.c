@@ -43,6 +43,26 @@ rdmx_status_t rdmx_shm_segment_name(const char *job_id, int rank, char *buf,
     return RDMX_OK;
 }
 
+/* Map the pages of [addr, addr + len) now. Every page of a ring is
+ * otherwise first touched in the middle of a message (a minor fault each,
+ * tens of microseconds under some hypervisors) until the ring has gone
+ * round once. Best effort: older kernels lack MADV_POPULATE_WRITE and only
+ * lose the head start. */
+static void rdmx_shm_prefault(void *addr, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t lo = (uintptr_t)addr & ~(uintptr_t)4095;
+    uintptr_t hi = ((uintptr_t)addr + len + 4095) & ~(uintptr_t)4095;
+
+    if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) != 0)
+        RDMX_DEBUG("shm: madvise(MADV_POPULATE_WRITE) failed: %s",
+                   strerror(errno));
+#else
+    (void)addr;
+    (void)len;
+#endif
+}
+
 static rdmx_shm_ring_shared_t *rdmx_shm_ring_in(rdmx_shm_ctl_t *ctl, int i)
 {
     return (rdmx_shm_ring_shared_t *)((char *)ctl + ctl->ring_offset +
@@ -127,6 +147,8 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
     ctl->magic = RDMX_SHM_MAGIC;
     tp->ctl = ctl;
     tp->seg_bytes = bytes;
+    /* We consume every ring of our segment. */
+    rdmx_shm_prefault(ctl, bytes);
     return RDMX_OK;
 
 err_unlink:
@@ -196,6 +218,10 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
     }
     ep->ctl = ctl;
     ep->seg_bytes = bytes;
+    /* Of the peer's segment we write the control page, our shared-copy
+     * slots and the ring we produce into. */
+    rdmx_shm_prefault(ctl, ctl->ring_offset);
+    rdmx_shm_prefault(rdmx_shm_ring_in(ctl, tp->local_rank), ctl->ring_stride);
     ep->pid = ctl->owner_pid;
     ep->light = tp->membarrier && ctl->membarrier == 1;
     /* The last peer to attach removes the name. */
