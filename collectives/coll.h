@@ -139,6 +139,7 @@ typedef struct rdmx_coll_args {
     const rdmx_op_t *op;
     const rdmx_datatype_t *dt;
     int commutative;
+    int single_host; /* every rank of the communicator on one host */
     size_t bytes;          /* per block / bcast message */
     const size_t *counts;  /* v variants: bytes per rank (p-block side) */
     const size_t *offs;    /* v variants: offsets (p-block side) */

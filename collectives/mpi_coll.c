@@ -12,6 +12,7 @@
 #include "coll.h"
 #include "errors.h"
 #include "request.h"
+#include "runtime.h"
 
 /* One collective being set up. */
 typedef struct cctx {
@@ -44,6 +45,20 @@ static int nomem(cctx_t *c)
     return err(c, MPI_ERR_NO_MEM, "out of memory");
 }
 
+/* Whether all ranks of comm share this host (then large messages move by
+ * single-copy reads between processes). Every rank reaches the same
+ * answer: if one member is elsewhere, every rank sees a member elsewhere. */
+static int comm_single_host(rdmx_comm_t *comm)
+{
+    if (!comm->single_host) {
+        int same = 1;
+        for (int i = 0; i < comm->size && same; i++)
+            same = rdmx_rt_same_host(&rdmx_rt, rdmx_comm_world_rank(comm, i));
+        comm->single_host = same ? 2 : 1;
+    }
+    return comm->single_host == 2;
+}
+
 static int begin(cctx_t *c, MPI_Comm comm, const char *call,
                  rdmx_coll_kind_t kind)
 {
@@ -55,6 +70,7 @@ static int begin(cctx_t *c, MPI_Comm comm, const char *call,
     c->a.kind = kind;
     c->a.rank = comm->rank;
     c->a.size = comm->size;
+    c->a.single_host = comm_single_host(comm);
     c->x = rdmx_coll_exec_new(comm);
     if (!c->x)
         return nomem(c);

@@ -32,6 +32,7 @@ typedef struct rdmx_comm {
     struct rdmx_errhandler *errhandler;
     uint32_t coll_seq;   /* collectives started on this comm (for tags) */
     void *coll_private;  /* owned by collectives/ */
+    int single_host;     /* collectives/: 0 unknown, 1 no, 2 all on one host */
     char name[MPI_MAX_OBJECT_NAME];
 } rdmx_comm_t;
 
