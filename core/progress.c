@@ -26,6 +26,9 @@ RDMX_CONFIG_VAR("RDMX_WAIT_YIELD_US", NULL,
 RDMX_CONFIG_VAR("RDMX_WAIT_SLEEP_MS", "20",
                 "longest single sleep of a waiting rank (it re-polls after)");
 
+/* While spinning, a fruitless wait gives the core away this often. */
+#define RDMX_SPIN_YIELD_NS 50000L
+
 static long spin_ns = -1;
 static long yield_ns = 0;
 static int sleep_ms = 20;
@@ -111,7 +114,7 @@ rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
 {
     if (spin_ns < 0)
         rdmx_progress_configure(0);
-    long start = now_ns();
+    long start = now_ns(), last_yield = start;
     unsigned idle = 0;
     while (!cond(arg)) {
         if (rdmx_progress() > 0) {
@@ -126,9 +129,18 @@ rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
             continue;
         long t = now_ns();
         if (start == 0)
-            start = t;
-        if (t - start < spin_ns)
+            start = last_yield = t;
+        if (t - start < spin_ns) {
+            /* The rank we wait for may be queued behind us on this core
+             * (unbound ranks, other jobs on the host): let it run now and
+             * then rather than at the end of our time slice. Alone on the
+             * core, the yield returns at once. */
+            if (t - last_yield >= RDMX_SPIN_YIELD_NS) {
+                sched_yield();
+                last_yield = t;
+            }
             continue;
+        }
         if (t - start < spin_ns + yield_ns) {
             sched_yield();
             continue;
