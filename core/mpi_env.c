@@ -79,6 +79,19 @@ int MPI_Alloc_mem(MPI_Aint size, MPI_Info info, void *baseptr)
                        size ? (size_t)size : 1) != 0)
         return rdmx_mpi_error(NULL, MPI_ERR_NO_MEM, "MPI_Alloc_mem",
                               "cannot allocate %ld bytes", (long)size);
+    /* Pre-register for transports that register memory (verbs): their
+     * registration caches keep it, so the first message from the block
+     * does not pay for pinning. Failure is harmless (registered on use). */
+    if (rdmx_rt.initialized && !rdmx_rt.finalized && size > 0) {
+        for (int i = 0; i < rdmx_rt.nactive; i++) {
+            rdmx_transport_t *tp = rdmx_rt.active[i];
+            rdmx_memh_t *mh = NULL;
+            if ((tp->caps.flags & RDMX_TP_CAP_GET) && tp->ops->mem_reg &&
+                tp->ops->mem_dereg &&
+                tp->ops->mem_reg(tp, p, (size_t)size, &mh) == RDMX_OK)
+                tp->ops->mem_dereg(tp, mh);
+        }
+    }
     *(void **)baseptr = p;
     return MPI_SUCCESS;
 }

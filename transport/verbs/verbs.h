@@ -3,7 +3,8 @@
  *   verbs_wire.c      wire formats (address, UD connection message, RC frame
  *                     header, packed rkey) and their validation;
  *   verbs_gid.c       RoCE GID ranking;          verbs_credit.c  eager credits;
- *   verbs_regcache.c  registration intervals;
+ *   verbs_regcache.c  registration cache (intervals, LRU, invalidation);
+ *   verbs_memhook.c   libc unmap functions patched to feed the cache;
  *   verbs_device.c    device/port/GID discovery, probe();
  *   verbs_conn.c      the UD connection manager and RC QP state changes;
  *   verbs_io.c        sends, receives, RDMA READ/WRITE, the CQ, progress;
@@ -194,6 +195,7 @@ struct rdmx_verbs_iface {
     int closing; /* close() runs: peers closing first is no failure */
 
     rdmx_verbs_regcache_t regcache;
+    int regcache_hooked; /* the memory hook feeds regcache */
 
     /* Configuration. */
     size_t eager_limit;

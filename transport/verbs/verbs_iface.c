@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "verbs.h"
 #include "verbs_gid.h"
+#include "verbs_memhook.h"
 
 RDMX_CONFIG_VAR("RDMX_VERBS_EAGER_LIMIT", "8k",
                 "verbs: largest message sent eagerly through bounce buffers "
@@ -51,6 +52,16 @@ RDMX_CONFIG_VAR("RDMX_VERBS_CONN_TIMEOUT", "30",
 RDMX_CONFIG_VAR("RDMX_VERBS_CONN_RETRY_MS", "200",
                 "verbs: milliseconds between re-sent connection requests "
                 "(they travel over unreliable datagrams)");
+
+RDMX_CONFIG_VAR("RDMX_IB_REGCACHE", "1",
+                "verbs: keep memory registrations after use (needs libc's "
+                "unmap functions patched to learn about freed memory; 0 = "
+                "register per message, no patching)");
+RDMX_CONFIG_VAR("RDMX_IB_REGCACHE_MAX_ENTRIES", "1024",
+                "verbs: most unused registrations kept by the cache");
+RDMX_CONFIG_VAR("RDMX_IB_REGCACHE_MAX_BYTES", "4g",
+                "verbs: most bytes kept registered (pinned) by the cache "
+                "beyond those in use (0 = no bound)");
 
 const rdmx_transport_ops_t rdmx_verbs_ops;
 
@@ -138,6 +149,37 @@ static struct ibv_mr *reg_internal(rdmx_verbs_iface_t *vi, void *mem,
                        strerror(errno));
     }
     return mr;
+}
+
+/* The memory hook's callback: queue the range for the cache. */
+static void regcache_unmapped(void *arg, uintptr_t start, uintptr_t end)
+{
+    rdmx_verbs_regcache_unmapped(arg, start, end);
+}
+
+/* Keeps registrations across messages when unmaps can be seen; otherwise
+ * stays in register-per-use mode (correct, slower), and says why. */
+static void regcache_enable(rdmx_verbs_iface_t *vi)
+{
+    char why[160] = "";
+    if (!rdmx_config_bool("RDMX_IB_REGCACHE")) {
+        RDMX_DEBUG("verbs: registration cache off (RDMX_IB_REGCACHE=0)");
+        return;
+    }
+    size_t max_entries = rdmx_config_size("RDMX_IB_REGCACHE_MAX_ENTRIES");
+    if (max_entries == 0)
+        return;
+    if (rdmx_verbs_memhook_install(why, sizeof(why)) != RDMX_OK) {
+        RDMX_INFO("verbs: registration cache off: %s (memory is registered "
+                  "per message)",
+                  why);
+        return;
+    }
+    rdmx_verbs_regcache_set_limits(
+        &vi->regcache, max_entries,
+        rdmx_config_size("RDMX_IB_REGCACHE_MAX_BYTES"));
+    rdmx_verbs_memhook_set(regcache_unmapped, &vi->regcache);
+    vi->regcache_hooked = 1;
 }
 
 static void verbs_close(rdmx_transport_t *tp);
@@ -266,6 +308,7 @@ static rdmx_status_t verbs_open(rdmx_runtime_t *rt, rdmx_transport_t **out)
     st = RDMX_ERR_NO_DEVICE;
     rdmx_verbs_regcache_init(&vi->regcache, (size_t)sysconf(_SC_PAGESIZE),
                              regcache_reg, regcache_dereg, vi);
+    regcache_enable(vi);
 
     rdmx_verbs_addr_t a = {.ud_qpn = vi->ud_qp->qp_num,
                            .lid = vi->port.lid,
@@ -413,7 +456,17 @@ static void verbs_close(rdmx_transport_t *tp)
                 rdmx_verbs_ep_destroy(vi->eps[p]);
         free(vi->eps);
     }
+    if (vi->regcache_hooked)
+        rdmx_verbs_memhook_set(NULL, NULL);
     if (vi->regcache.reg) {
+        rdmx_verbs_regcache_t *rc = &vi->regcache;
+        rdmx_verbs_regcache_drain(rc);
+        RDMX_DEBUG("verbs: registration cache %s: hits %llu misses %llu "
+                   "invalidated %llu evicted %llu (kept %zu, %zu bytes)",
+                   rc->max_entries ? "on" : "off", (unsigned long long)rc->hits,
+                   (unsigned long long)rc->misses,
+                   (unsigned long long)rc->invalidated,
+                   (unsigned long long)rc->evicted, rc->nidle, rc->bytes);
         size_t busy = rdmx_verbs_regcache_fini(&vi->regcache);
         if (busy)
             RDMX_DEBUG("verbs: %zu registrations still in use at close", busy);

@@ -566,10 +566,10 @@ static void wc_failure(rdmx_verbs_iface_t *vi, rdmx_ep_t *ep,
     }
     char why[256];
     snprintf(why, sizeof(why),
-             "verbs: %s to rank %d failed: %s (status %d, vendor error "
-             "0x%x) on %s",
-             what, ep->peer, ibv_wc_status_str(wc->status), wc->status,
-             wc->vendor_err, vi->port.dev_name);
+             "verbs: %s from rank %d to rank %d failed: %s (status %d, "
+             "vendor error 0x%x) on %s",
+             what, vi->rt->rank, ep->peer, ibv_wc_status_str(wc->status),
+             wc->status, wc->vendor_err, vi->port.dev_name);
     RDMX_ERROR("%s", why);
     rdmx_verbs_ep_fail(ep,
                        wc->status == IBV_WC_RETRY_EXC_ERR ||
@@ -771,6 +771,8 @@ int rdmx_verbs_progress(rdmx_transport_t *tp)
     rdmx_verbs_iface_t *vi = (rdmx_verbs_iface_t *)tp;
     if (vi->armed)
         drain_channel(vi);
+    /* Unpin the pages of memory the application freed since last time. */
+    rdmx_verbs_regcache_drain(&vi->regcache);
     int n = poll_cq(vi);
     if (vi->busy)
         n += flush_busy(vi);
