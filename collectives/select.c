@@ -160,13 +160,13 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
         if (n <= 16384 || p <= 2)
             return pick(a->kind, "binomial");
         /* One host: every receiver reads the root's buffer directly and at
-         * once (8 ranks on 2 cores, 1 MiB: linear 355-767 us, binomial
-         * 630-1110, pipelined 2140-2530, scatter+allgather 4100-11300).
-         * Segmenting and scattering only add hand-overs between
-         * processes that share cores. */
+         * once. 8 ranks on 2 cores, quiet machine: 64 KiB linear 39-62 us,
+         * binomial 62-73; 1 MiB linear 173-224, binomial 317-335 (loaded:
+         * pipelined 2140-2530, scatter+allgather 4100-11300). Segmenting
+         * and scattering only add hand-overs between processes that share
+         * cores. */
         if (a->single_host)
-            return pick(a->kind, p <= 16 && n >= 262144 ? "linear"
-                                                        : "binomial");
+            return pick(a->kind, p <= 16 ? "linear" : "binomial");
         /* scatter + ring allgather costs (p-1)a + 2nb against the tree's
          * log p (a + nb): it wins once n b (log p - 2) > (p-1-log p) a. */
         int lg = 0;
@@ -188,6 +188,13 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
     case RDMX_COLL_ALLREDUCE:
         if (n <= 8192 || a->count < (size_t)p)
             return pick(a->kind, "recursive_doubling");
+        /* One host, medium vectors: reduce to a root and broadcast (whole
+         * messages read in one copy each) needs the fewest hand-overs
+         * between processes sharing cores. 8 ranks on 2 cores: 64 KiB
+         * 177 us (Rabenseifner 237, Open MPI 417), 256 KiB 521-694 us
+         * (ring 599-624, Rabenseifner 2139-2308, Open MPI 628-635). */
+        if (a->single_host && n < 524288)
+            return pick(a->kind, "reduce_bcast");
         if (a->commutative && n >= 1048576 && p <= 64 && !is_pow2(p))
             return pick(a->kind, "ring");
         return pick(a->kind, "rabenseifner");
