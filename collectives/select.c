@@ -192,8 +192,9 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
          * messages read in one copy each) needs the fewest hand-overs
          * between processes sharing cores. 8 ranks on 2 cores: 64 KiB
          * 177 us (Rabenseifner 237, Open MPI 417), 256 KiB 521-694 us
-         * (ring 599-624, Rabenseifner 2139-2308, Open MPI 628-635). */
-        if (a->single_host && n < 524288)
+         * (ring 599-624, Rabenseifner 2139-2308, Open MPI 628-635), 512 KiB
+         * 1224 us (Rabenseifner 2158, ring 1293). */
+        if (a->single_host && n < 1048576)
             return pick(a->kind, "reduce_bcast");
         if (a->commutative && n >= 1048576 && p <= 64 && !is_pow2(p))
             return pick(a->kind, "ring");
