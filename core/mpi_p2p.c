@@ -153,23 +153,23 @@ static int blocking_send(const char *call, const void *buf, int count,
                          MPI_Datatype dt, int dest, int tag, MPI_Comm comm,
                          int mode)
 {
-    MPI_Request r = MPI_REQUEST_NULL;
-    int rc;
+    int rc = check_send(call, buf, count, dt, dest, tag, comm);
+    if (rc != MPI_SUCCESS)
+        return rc;
+    rdmx_status_t st;
     if (mode == RDMX_SEND_STANDARD && dest != MPI_PROC_NULL) {
-        if ((rc = check_send(call, buf, count, dt, dest, tag, comm)) !=
-            MPI_SUCCESS)
-            return rc;
-        rdmx_status_t st = rdmx_send_eager_blocking(buf, (size_t)count, dt,
-                                                    dest, tag, comm,
-                                                    RDMX_CTX_P2P);
+        st = rdmx_send_eager_blocking(buf, (size_t)count, dt, dest, tag,
+                                      comm, RDMX_CTX_P2P);
         if (st == RDMX_OK)
             return MPI_SUCCESS;
         if (st != RDMX_ERR_AGAIN)
             return internal_error(comm, call, st, dest);
     }
-    rc = start_send(call, buf, count, dt, dest, tag, comm, mode, &r);
-    if (rc != MPI_SUCCESS)
-        return rc;
+    rdmx_request_t *r;
+    st = rdmx_isend(buf, (size_t)count, dt, dest, tag, comm, RDMX_CTX_P2P,
+                    mode, &r);
+    if (st != RDMX_OK)
+        return internal_error(comm, call, st, dest);
     rdmx_request_wait(r);
     return finish(&r, MPI_STATUS_IGNORE, call);
 }
