@@ -324,6 +324,64 @@ static void test_ring_stress_processes(void **state)
     fixture_free(&f);
 }
 
+/* An idle ring (consumer caught up) past its first 16 KiB restarts at the
+ * beginning of the area; a ring the consumer lags behind does not. */
+static void test_ring_idle_restart(void **state)
+{
+    ring_fixture_t f;
+    uint64_t sent = 0, recvd = 0;
+    int restarts = 0;
+
+    (void)state;
+    fixture_make(&f, 1024, 0); /* 64 KiB area */
+    for (int round = 0; round < 4000; round++) {
+        size_t len = body_len(sent, 200);
+        unsigned char *b = rdmx_shm_ring_reserve(&f.p, len);
+        assert_non_null(b);
+        if ((size_t)(b - f.sh->data) == RDMX_SHM_REC_HDR && sent > 0)
+            restarts++;
+        body_fill(b, len, sent);
+        rdmx_shm_ring_commit(&f.p, 1);
+        sent++;
+        uint32_t kind;
+        size_t got;
+        const unsigned char *r = rdmx_shm_ring_peek(&f.c, &kind, &got);
+        assert_true(r != NULL && r != RDMX_SHM_RING_CORRUPT);
+        assert_int_equal(got, body_len(recvd, 200));
+        assert_true(body_check(r, got, recvd));
+        rdmx_shm_ring_consume(&f.c);
+        rdmx_shm_ring_publish(&f.c, 0);
+        recvd++;
+        /* Never beyond the hot area plus one check interval. */
+        assert_true((f.p.head & (f.sh->size - 1)) < 16 * 1024 + 2048);
+    }
+    assert_true(restarts > 10);
+    /* With unread records the head keeps going round the whole area. */
+    uint64_t start = f.p.head;
+    while (f.p.head - start < f.sh->size / 2) {
+        unsigned char *b = rdmx_shm_ring_reserve(&f.p, 100);
+        assert_non_null(b);
+        assert_true((size_t)(b - f.sh->data) != RDMX_SHM_REC_HDR);
+        body_fill(b, 100, sent++);
+        rdmx_shm_ring_commit(&f.p, 1);
+    }
+    /* Started below 18 KiB, moved 32 KiB, no wrap: past the hot area. */
+    assert_true((f.p.head & (f.sh->size - 1)) >= 32 * 1024);
+    for (;;) {
+        uint32_t kind;
+        size_t got;
+        const unsigned char *r = rdmx_shm_ring_peek(&f.c, &kind, &got);
+        if (!r)
+            break;
+        assert_true(r != RDMX_SHM_RING_CORRUPT);
+        assert_true(body_check(r, got, recvd));
+        rdmx_shm_ring_consume(&f.c);
+        recvd++;
+    }
+    assert_int_equal(recvd, sent);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_ring_wraparound),
         cmocka_unit_test(test_ring_backpressure),
         cmocka_unit_test(test_ring_stale_tags_ignored),
+        cmocka_unit_test(test_ring_idle_restart),
         cmocka_unit_test(test_ring_corrupt_len_detected),
         cmocka_unit_test(test_ring_stress_threads),
         cmocka_unit_test(test_ring_stress_processes),
