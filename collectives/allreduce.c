@@ -16,29 +16,38 @@
 
 #define unfold rdmx_coll_unfold
 
-/* Result lives in RECV; start from this rank's input. */
-static void init_acc(rdmx_sched_t *s, const rdmx_coll_args_t *a)
+/*
+ * The result lives in RECV. The input is not copied there first: `init`
+ * names the buffer that holds this rank's running value until the first
+ * reduction writes RECV (rdmx_sched_reduce3 reads the input and writes
+ * RECV in one pass). In place, SEND is bound to RECV's memory, so reading
+ * "SEND" there reads RECV.
+ */
+static void settle(rdmx_sched_t *s, const rdmx_coll_args_t *a, int init)
 {
-    if (!a->in_place)
-        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0,
-                        a->count * a->esize);
+    if (init != RDMX_SB_RECV && !a->in_place)
+        rdmx_sched_copy(s, init, 0, RDMX_SB_RECV, 0, a->count * a->esize);
     rdmx_sched_round(s);
 }
 
-static int fold(rdmx_sched_t *s, const rdmx_coll_args_t *a, int rem)
+static int fold(rdmx_sched_t *s, const rdmx_coll_args_t *a, int rem,
+                int *init)
 {
     int r = a->rank;
     size_t bytes = a->count * a->esize;
+    *init = RDMX_SB_SEND;
     if (r >= 2 * rem)
         return r - rem;
     if (r % 2 == 0) {
-        rdmx_sched_send(s, r + 1, RDMX_SB_RECV, 0, bytes);
+        rdmx_sched_send(s, r + 1, RDMX_SB_SEND, 0, bytes);
         rdmx_sched_round(s);
         return -1;
     }
     rdmx_sched_recv(s, r - 1, RDMX_SB_TMP, 0, bytes);
-    rdmx_sched_reduce(s, RDMX_SB_TMP, 0, RDMX_SB_RECV, 0, a->count, 0);
+    rdmx_sched_reduce3(s, RDMX_SB_TMP, 0, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0,
+                       a->count, 0);
     rdmx_sched_round(s);
+    *init = RDMX_SB_RECV;
     return r / 2;
 }
 
@@ -62,17 +71,19 @@ rdmx_status_t rdmx_coll_allreduce_recursive_doubling(rdmx_sched_t *s,
     int pof2 = rdmx_coll_pof2_floor(p), rem = p - pof2;
     size_t bytes = a->count * a->esize;
     rdmx_sched_tmp(s, 0, bytes);
-    init_acc(s, a);
-    int newrank = fold(s, a, rem);
+    int init;
+    int newrank = fold(s, a, rem, &init);
     if (newrank >= 0) {
         for (int mask = 1; mask < pof2; mask <<= 1) {
             int dst = unfold(newrank ^ mask, rem);
-            rdmx_sched_send(s, dst, RDMX_SB_RECV, 0, bytes);
+            rdmx_sched_send(s, dst, init, 0, bytes);
             rdmx_sched_recv(s, dst, RDMX_SB_TMP, 0, bytes);
-            rdmx_sched_reduce(s, RDMX_SB_TMP, 0, RDMX_SB_RECV, 0, a->count,
-                              dst > r);
+            rdmx_sched_reduce3(s, RDMX_SB_TMP, 0, init, 0, RDMX_SB_RECV, 0,
+                               a->count, dst > r);
             rdmx_sched_round(s);
+            init = RDMX_SB_RECV;
         }
+        settle(s, a, init);
     }
     unfold_result(s, a, rem);
     return s->err;
@@ -91,13 +102,14 @@ rdmx_status_t rdmx_coll_allreduce_rabenseifner(rdmx_sched_t *s,
 #define CNT(lo, hi) (disp[hi] - disp[lo])
     const int acc = RDMX_SB_RECV;
     rdmx_sched_tmp(s, 0, bytes);
-    init_acc(s, a);
-    int newrank = fold(s, a, rem);
+    int init;
+    int newrank = fold(s, a, rem, &init);
     if (newrank >= 0) {
         int send_idx, last_idx, recv_idx;
         rdmx_coll_halving_reduce_scatter(s, r, newrank, rem, pof2, disp, es,
-                                         acc, RDMX_SB_TMP, 1, &send_idx,
+                                         acc, &init, RDMX_SB_TMP, 1, &send_idx,
                                          &last_idx);
+        settle(s, a, init); /* one rank: nothing was exchanged */
         recv_idx = send_idx;
         int mask = pof2 >> 1;
         while (mask > 0) {
@@ -145,16 +157,21 @@ rdmx_status_t rdmx_coll_allreduce_ring(rdmx_sched_t *s,
     }
     rdmx_coll_blocks(a->count, p, start);
     rdmx_sched_tmp(s, 0, (start[1] - start[0]) * es);
-    init_acc(s, a);
+    if (p == 1)
+        settle(s, a, RDMX_SB_SEND);
+    /* Every block is combined with this rank's input exactly once, and
+     * each RECV block is written first by that combination (or, for this
+     * rank's own block, by the allgather): the input is never copied to
+     * RECV as a whole. The first block sent is this rank's input. */
     int right = (r + 1) % p, left = (r - 1 + p) % p;
     for (int i = 0; i < p - 1; i++) {
         int sb = (r - i + p) % p, rb = (r - i - 1 + p) % p;
         size_t rn = start[rb + 1] - start[rb];
-        rdmx_sched_send(s, right, RDMX_SB_RECV, start[sb] * es,
-                        (start[sb + 1] - start[sb]) * es);
+        rdmx_sched_send(s, right, i == 0 ? RDMX_SB_SEND : RDMX_SB_RECV,
+                        start[sb] * es, (start[sb + 1] - start[sb]) * es);
         rdmx_sched_recv(s, left, RDMX_SB_TMP, 0, rn * es);
-        rdmx_sched_reduce(s, RDMX_SB_TMP, 0, RDMX_SB_RECV, start[rb] * es, rn,
-                          0);
+        rdmx_sched_reduce3(s, RDMX_SB_TMP, 0, RDMX_SB_SEND, start[rb] * es,
+                           RDMX_SB_RECV, start[rb] * es, rn, 0);
         rdmx_sched_round(s);
     }
     /* Rank i now holds the reduced block i + 1: circulate them. */
@@ -177,8 +194,11 @@ rdmx_status_t rdmx_coll_allreduce_reduce_bcast(rdmx_sched_t *s,
     b.root = 0;
     size_t bytes = a->count * a->esize;
     /* Everyone accumulates in RECV: it is the output everywhere. */
-    init_acc(s, a);
-    rdmx_coll_reduce_tree_steps(s, &b, RDMX_SB_RECV, 0);
+    int init = RDMX_SB_SEND;
+    rdmx_coll_reduce_tree_steps(s, &b, RDMX_SB_RECV, &init, 0);
+    if (a->rank == 0)
+        settle(s, a, init); /* one rank */
+    rdmx_sched_round(s);
     b.bytes = bytes;
     return rdmx_coll_bcast_binomial(s, &b);
 }

@@ -49,14 +49,19 @@ typedef enum rdmx_sop_kind {
     RDMX_SOP_RECV = 1,
     RDMX_SOP_COPY = 2,   /* dst <- src, bytes */
     RDMX_SOP_REDUCE = 3, /* dst <- src op dst (swap: dst <- dst op src) */
+    /* dst <- src op other (swap: other op src): a reduction whose result
+     * goes to a third buffer, so the input need not first be copied to the
+     * output; run in cache-sized pieces. */
+    RDMX_SOP_REDUCE3 = 4,
 } rdmx_sop_kind_t;
 
 typedef struct rdmx_sop {
     uint8_t kind;
     uint8_t sbuf, dbuf; /* send: sbuf; recv: dbuf; copy/reduce: both */
     uint8_t swap;
+    uint8_t obuf; /* reduce3: the other operand */
     int peer;
-    size_t soff, doff;
+    size_t soff, doff, ooff;
     size_t n; /* bytes (send/recv/copy) or elements (reduce) */
 } rdmx_sop_t;
 
@@ -88,6 +93,11 @@ void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                      size_t doff, size_t bytes);
 void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                        size_t doff, size_t count, int swap);
+/* dst <- src op other (swap: other op src); a plain reduce when other is
+ * dst. */
+void rdmx_sched_reduce3(rdmx_sched_t *s, int sbuf, size_t soff, int obuf,
+                        size_t ooff, int dbuf, size_t doff, size_t count,
+                        int swap);
 /* Close the current round: later operations start a new one. */
 void rdmx_sched_round(rdmx_sched_t *s);
 /* Reserve scratch buffer `which` (0/1) of at least `bytes`. */
@@ -215,11 +225,14 @@ RDMX_DECLARE_BUILD(exscan_recursive_doubling);
  * p - 1 rounds, block i at offs[i] of lens[i] bytes in `buf`. */
 void rdmx_coll_ring_steps(rdmx_sched_t *s, int buf, const size_t *offs,
                           const size_t *lens, int vr, int root, int p);
-/* Binomial-tree reduction of `a->count` elements from ACC (already holding
- * this rank's input) to `tree_root`, children received in TMP2. With a
- * non-commutative op the tree must be rooted at 0 (rank order). */
+/* Binomial-tree reduction of `a->count` elements into ACC at `tree_root`,
+ * children received in TMP2. `*init` names the buffer that holds this
+ * rank's contribution until the first reduction writes ACC (it may be ACC
+ * itself); it is set to ACC once ACC holds it, and left alone on a rank
+ * that only sends. With a non-commutative op the tree must be rooted at 0
+ * (rank order). */
 void rdmx_coll_reduce_tree_steps(rdmx_sched_t *s, const rdmx_coll_args_t *a,
-                                 int acc, int tree_root);
+                                 int acc, int *init, int tree_root);
 static inline int rdmx_coll_pof2_floor(int p)
 {
     int q = 1;
@@ -240,13 +253,16 @@ static inline int rdmx_coll_unfold(int newrank, int rem)
 /* Rabenseifner's first phase, shared by reduce and allreduce: recursive
  * halving over the pof2 folded ranks, reducing into ACC the block range
  * this rank ends up owning (blocks of `disp`, elements of `es` bytes),
- * receiving partners' halves in `tmp`. `ordered` passes rank order to the
+ * receiving partners' halves in `tmp`. `*init` names the buffer holding
+ * this rank's vector until the first step writes ACC (it may be ACC); it is
+ * ACC on return when pof2 > 1. `ordered` passes rank order to the
  * reduction (non-commutative-safe operand order). On return the owned
  * block range is [*send_idx, *last_idx). */
 void rdmx_coll_halving_reduce_scatter(rdmx_sched_t *s, int rank, int newrank,
                                       int rem, int pof2, const size_t *disp,
-                                      size_t es, int acc, int tmp, int ordered,
-                                      int *send_idx, int *last_idx);
+                                      size_t es, int acc, int *init, int tmp,
+                                      int ordered, int *send_idx,
+                                      int *last_idx);
 
 /* ---- reductions on packed data (op.c) -------------------------------- */
 rdmx_status_t rdmx_op_apply_packed(const rdmx_op_t *op, const void *in,

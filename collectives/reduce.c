@@ -34,36 +34,42 @@ static int tree_root_of(const rdmx_coll_args_t *a)
 }
 
 void rdmx_coll_reduce_tree_steps(rdmx_sched_t *s, const rdmx_coll_args_t *a,
-                                 int acc, int tree_root)
+                                 int acc, int *init, int tree_root)
 {
     int p = a->size, vr = (a->rank - tree_root + p) % p;
     size_t bytes = a->count * a->esize;
     rdmx_sched_tmp(s, 1, bytes);
     for (int mask = 1; mask < p; mask <<= 1) {
         if (vr & mask) {
-            rdmx_sched_send(s, (vr - mask + tree_root) % p, acc, 0, bytes);
+            rdmx_sched_send(s, (vr - mask + tree_root) % p, *init, 0, bytes);
             rdmx_sched_round(s);
             break;
         }
         if (vr + mask < p) {
             rdmx_sched_recv(s, (vr + mask + tree_root) % p, RDMX_SB_TMP2, 0,
                             bytes);
-            rdmx_sched_reduce(s, RDMX_SB_TMP2, 0, acc, 0, a->count, 1);
+            rdmx_sched_reduce3(s, RDMX_SB_TMP2, 0, *init, 0, acc, 0, a->count,
+                               1);
+            *init = acc;
         }
     }
 }
 
-/* Where this rank accumulates, and the initial copy of its input. */
+/* Where this rank accumulates. */
+static int choose_acc(rdmx_sched_t *s, const rdmx_coll_args_t *a, int troot)
+{
+    if (a->rank == troot && a->rank == a->root)
+        return RDMX_SB_RECV;
+    rdmx_sched_tmp(s, 0, a->count * a->esize);
+    return RDMX_SB_TMP;
+}
+
+/* ... and the initial copy of its input there. */
 static int setup_acc(rdmx_sched_t *s, const rdmx_coll_args_t *a, int troot)
 {
-    size_t bytes = a->count * a->esize;
-    int acc = RDMX_SB_RECV;
-    if (a->rank != troot || a->rank != a->root) {
-        acc = RDMX_SB_TMP;
-        rdmx_sched_tmp(s, 0, bytes);
-    }
+    int acc = choose_acc(s, a, troot);
     if (!(a->in_place && acc == RDMX_SB_RECV))
-        rdmx_sched_copy(s, RDMX_SB_SEND, 0, acc, 0, bytes);
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, acc, 0, a->count * a->esize);
     rdmx_sched_round(s);
     return acc;
 }
@@ -86,8 +92,14 @@ rdmx_status_t rdmx_coll_reduce_binomial(rdmx_sched_t *s,
                                         const rdmx_coll_args_t *a)
 {
     int troot = tree_root_of(a);
-    int acc = setup_acc(s, a, troot);
-    rdmx_coll_reduce_tree_steps(s, a, acc, troot);
+    int acc = choose_acc(s, a, troot), init = RDMX_SB_SEND;
+    /* Leaves send their input as it is; the first reduction at an inner
+     * rank writes the accumulator. In place, SEND is RECV's memory. */
+    rdmx_coll_reduce_tree_steps(s, a, acc, &init, troot);
+    if (a->rank == troot && init != acc &&
+        !(a->in_place && acc == RDMX_SB_RECV)) /* one rank, or no child */
+        rdmx_sched_copy(s, init, 0, acc, 0, a->count * a->esize);
+    rdmx_sched_round(s);
     deliver(s, a, acc, troot);
     return s->err;
 }
@@ -178,9 +190,10 @@ rdmx_status_t rdmx_coll_reduce_rabenseifner(rdmx_sched_t *s,
 
     if (newrank >= 0) {
         int send_idx, last_idx, recv_idx, mask;
+        int init = acc;
         rdmx_coll_halving_reduce_scatter(s, r, newrank, rem, pof2, disp, es,
-                                         acc, RDMX_SB_TMP2, 0, &send_idx,
-                                         &last_idx);
+                                         acc, &init, RDMX_SB_TMP2, 0,
+                                         &send_idx, &last_idx);
         recv_idx = send_idx;
         /* Binomial gather of the blocks to newroot (reverse halving). */
         int j = 0;

@@ -66,7 +66,8 @@ rdmx_coll_reduce_scatter_reduce_scatterv(rdmx_sched_t *s,
     rdmx_sched_tmp(s, 0, start[p] * es);
     rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_TMP, 0, start[p] * es);
     rdmx_sched_round(s);
-    rdmx_coll_reduce_tree_steps(s, &b, RDMX_SB_TMP, 0);
+    int init = RDMX_SB_TMP;
+    rdmx_coll_reduce_tree_steps(s, &b, RDMX_SB_TMP, &init, 0);
     rdmx_sched_round(s);
     if (r == 0) {
         for (int i = 1; i < p; i++)

@@ -137,6 +137,30 @@ void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
     o->swap = (uint8_t)(swap ? 1 : 0);
 }
 
+void rdmx_sched_reduce3(rdmx_sched_t *s, int sbuf, size_t soff, int obuf,
+                        size_t ooff, int dbuf, size_t doff, size_t count,
+                        int swap)
+{
+    if (obuf == dbuf && ooff == doff) {
+        rdmx_sched_reduce(s, sbuf, soff, dbuf, doff, count, swap);
+        return;
+    }
+    if (!count)
+        return;
+    rdmx_sop_t *o = push(s, 0);
+    if (!o)
+        return;
+    o->kind = RDMX_SOP_REDUCE3;
+    o->sbuf = (uint8_t)sbuf;
+    o->obuf = (uint8_t)obuf;
+    o->dbuf = (uint8_t)dbuf;
+    o->soff = soff;
+    o->ooff = ooff;
+    o->doff = doff;
+    o->n = count;
+    o->swap = (uint8_t)(swap ? 1 : 0);
+}
+
 void rdmx_sched_round(rdmx_sched_t *s)
 {
     s->round_open = 0;
@@ -158,8 +182,9 @@ void rdmx_coll_blocks(size_t count, int p, size_t *start)
 
 void rdmx_coll_halving_reduce_scatter(rdmx_sched_t *s, int rank, int newrank,
                                       int rem, int pof2, const size_t *disp,
-                                      size_t es, int acc, int tmp, int ordered,
-                                      int *send_idx_out, int *last_idx_out)
+                                      size_t es, int acc, int *init, int tmp,
+                                      int ordered, int *send_idx_out,
+                                      int *last_idx_out)
 {
     int send_idx = 0, recv_idx = 0, last_idx = pof2, mask = 1;
     while (mask < pof2) {
@@ -172,13 +197,16 @@ void rdmx_coll_halving_reduce_scatter(rdmx_sched_t *s, int rank, int newrank,
             recv_idx = send_idx + pof2 / (mask * 2);
             slo = send_idx, shi = recv_idx, rlo = recv_idx, rhi = last_idx;
         }
-        rdmx_sched_send(s, dst, acc, disp[slo] * es,
+        rdmx_sched_send(s, dst, *init, disp[slo] * es,
                         (disp[shi] - disp[slo]) * es);
         rdmx_sched_recv(s, dst, tmp, disp[rlo] * es,
                         (disp[rhi] - disp[rlo]) * es);
-        rdmx_sched_reduce(s, tmp, disp[rlo] * es, acc, disp[rlo] * es,
-                          disp[rhi] - disp[rlo], ordered ? dst > rank : 0);
+        rdmx_sched_reduce3(s, tmp, disp[rlo] * es, *init, disp[rlo] * es, acc,
+                           disp[rlo] * es, disp[rhi] - disp[rlo],
+                           ordered ? dst > rank : 0);
         rdmx_sched_round(s);
+        /* Only the half kept is read from now on, and it is in acc. */
+        *init = acc;
         send_idx = recv_idx;
         mask <<= 1;
         if (mask < pof2)

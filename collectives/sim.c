@@ -203,13 +203,19 @@ static void run_locals(sim_t *m, int r)
             if (m->mem)
                 memmove(addr(m, r, o->dbuf, o->doff),
                         addr(m, r, o->sbuf, o->soff), o->n);
-        } else if (o->kind == RDMX_SOP_REDUCE) {
+        } else if (o->kind == RDMX_SOP_REDUCE ||
+                   o->kind == RDMX_SOP_REDUCE3) {
             size_t bytes = o->n * s->esize;
             st->reduced += bytes;
             st->finish += m->cost->gamma * (double)bytes;
             if (m->mem) {
                 char *src = addr(m, r, o->sbuf, o->soff);
                 char *dst = addr(m, r, o->dbuf, o->doff);
+                if (o->kind == RDMX_SOP_REDUCE3) {
+                    /* The other operand first goes where the result goes
+                     * (memmove: in place they are the same memory). */
+                    memmove(dst, addr(m, r, o->obuf, o->ooff), bytes);
+                }
                 if (!o->swap) {
                     rdmx_op_apply_packed(s->op, src, dst, o->n, s->dt);
                 } else {
