@@ -81,6 +81,8 @@ typedef struct rdmx_sched {
 
 void rdmx_sched_init(rdmx_sched_t *s, int rank, int size);
 void rdmx_sched_fini(rdmx_sched_t *s);
+/* Empty the schedule, keeping its arrays for the next one. */
+void rdmx_sched_reset(rdmx_sched_t *s, int rank, int size);
 /* Append to the current round; zero-byte messages are dropped (both sides
  * drop them alike) unless `rdmx_sched_send0` is used. */
 void rdmx_sched_send(rdmx_sched_t *s, int peer, int buf, size_t off,
@@ -288,11 +290,17 @@ rdmx_status_t rdmx_coll_exec_on_done_unpack(rdmx_coll_exec_t *x,
                                             const void *packed, void *user,
                                             size_t count,
                                             const rdmx_datatype_t *dt);
+/* Build the schedule for `a` (rdmx_coll_build with the selected algorithm)
+ * into the exec, or keep the one already there when it was built for the
+ * same arguments: a loop calling one collective builds its schedule once. */
+rdmx_status_t rdmx_coll_exec_build(rdmx_coll_exec_t *x,
+                                   const rdmx_coll_args_t *a);
 /* Start: the tag comes from comm->coll_seq (incremented here). Returns a
  * generic request; on error the exec is freed. */
 rdmx_status_t rdmx_coll_exec_start(rdmx_coll_exec_t *x, rdmx_request_t **req);
 void rdmx_coll_exec_free(rdmx_coll_exec_t *x);
-/* Free the scratch buffers kept for reuse (MPI_Finalize). */
+/* Free the scratch buffers and exec objects kept for reuse
+ * (MPI_Finalize). */
 void rdmx_coll_scratch_release_all(void);
 
 /* ---- simulation (sim.c) ---------------------------------------------- */

@@ -216,10 +216,9 @@ static size_t *arrays(cctx_t *c, int n)
 
 static int start(cctx_t *c, MPI_Request *request)
 {
-    rdmx_sched_t *s = rdmx_coll_exec_sched(c->x);
     if (c->a.kind == RDMX_COLL_BCAST || c->a.kind == RDMX_COLL_REDUCE)
         c->a.segsize = rdmx_coll_segsize(c->a.kind);
-    rdmx_status_t st = rdmx_coll_build(s, &c->a, NULL);
+    rdmx_status_t st = rdmx_coll_exec_build(c->x, &c->a);
     free(c->arrays);
     c->arrays = NULL;
     if (st != RDMX_OK) {

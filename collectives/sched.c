@@ -13,6 +13,18 @@ void rdmx_sched_init(rdmx_sched_t *s, int rank, int size)
     s->size = size;
 }
 
+void rdmx_sched_reset(rdmx_sched_t *s, int rank, int size)
+{
+    rdmx_sop_t *ops = s->ops;
+    size_t *rounds = s->rounds;
+    size_t ops_cap = s->ops_cap, rounds_cap = s->rounds_cap;
+    rdmx_sched_init(s, rank, size);
+    s->ops = ops;
+    s->ops_cap = ops_cap;
+    s->rounds = rounds;
+    s->rounds_cap = rounds_cap;
+}
+
 void rdmx_sched_fini(rdmx_sched_t *s)
 {
     free(s->ops);

@@ -18,7 +18,7 @@
 static rdmx_request_t **slots;
 static uint32_t nslots, cap_slots;
 static rdmx_request_t *free_list;
-static rdmx_request_t *generic_head;
+rdmx_request_t *rdmx_request_generic_head;
 
 static int grow(void)
 {
@@ -170,11 +170,11 @@ rdmx_request_t *rdmx_request_generic_new(rdmx_comm_t *comm,
     r->arg = arg;
     r->pub.status.MPI_SOURCE = MPI_ANY_SOURCE;
     r->pub.status.MPI_TAG = MPI_ANY_TAG;
-    r->gnext = generic_head;
+    r->gnext = rdmx_request_generic_head;
     r->gprev = NULL;
-    if (generic_head)
-        generic_head->gprev = r;
-    generic_head = r;
+    if (rdmx_request_generic_head)
+        rdmx_request_generic_head->gprev = r;
+    rdmx_request_generic_head = r;
     return r;
 }
 
@@ -189,8 +189,8 @@ void rdmx_request_generic_complete(rdmx_request_t *r, rdmx_status_t st)
         return;
     if (r->gprev)
         r->gprev->gnext = r->gnext;
-    else if (generic_head == r)
-        generic_head = r->gnext;
+    else if (rdmx_request_generic_head == r)
+        rdmx_request_generic_head = r->gnext;
     if (r->gnext)
         r->gnext->gprev = r->gprev;
     r->gnext = r->gprev = NULL;
@@ -202,7 +202,7 @@ void rdmx_request_generic_complete(rdmx_request_t *r, rdmx_status_t st)
 int rdmx_request_poll_generic(void)
 {
     int events = 0;
-    rdmx_request_t *r = generic_head;
+    rdmx_request_t *r = rdmx_request_generic_head;
     while (r) {
         /* poll may complete (and unlink) r: take the successor first. */
         rdmx_request_t *next = r->gnext;

@@ -81,6 +81,9 @@ uint64_t rdmx_request_handle(const rdmx_request_t *req);
 rdmx_request_t *rdmx_request_lookup(uint64_t handle);
 /* Active generic requests (polled by the progress engine). */
 int rdmx_request_poll_generic(void);
+/* The generic requests in flight (NULL: none; the progress loop checks
+ * before calling rdmx_request_poll_generic). */
+extern rdmx_request_t *rdmx_request_generic_head;
 
 /* Block until cond(arg) is true, driving progress; spins briefly, then
  * sleeps on the transports' wait fds. */

@@ -44,6 +44,10 @@ enum rdmx_transport_cap {
     RDMX_TP_CAP_GET = 1u << 0, /* get(): one-sided read of peer memory */
     RDMX_TP_CAP_PUT = 1u << 1, /* put(): one-sided write into peer memory */
     RDMX_TP_CAP_WAIT_FD = 1u << 2, /* wait_fd() usable for blocking */
+    /* progress() has work only while `pending` (below) is non-zero: the
+     * progress loop skips the call otherwise (the self transport, whose
+     * queue is in this process). */
+    RDMX_TP_CAP_POLL_PENDING = 1u << 3,
 };
 
 typedef struct rdmx_transport_caps {
@@ -60,6 +64,7 @@ struct rdmx_transport {
     const struct rdmx_transport_ops *ops;
     struct rdmx_runtime *rt;
     rdmx_transport_caps_t caps;
+    unsigned pending; /* with RDMX_TP_CAP_POLL_PENDING: work is queued */
 };
 
 /* Registered memory: the transport's own struct starts with this one. */

@@ -46,7 +46,8 @@ static rdmx_status_t self_open(rdmx_runtime_t *rt, rdmx_transport_t **out)
     self_transport_t *tp = calloc(1, sizeof(*tp));
     if (!tp)
         return RDMX_ERR_NOMEM;
-    tp->base.caps.flags = RDMX_TP_CAP_GET | RDMX_TP_CAP_WAIT_FD;
+    tp->base.caps.flags =
+        RDMX_TP_CAP_GET | RDMX_TP_CAP_WAIT_FD | RDMX_TP_CAP_POLL_PENDING;
     tp->base.caps.eager_limit = rdmx_config_size("RDMX_SELF_EAGER_LIMIT");
     tp->base.caps.max_eager_payload = tp->base.caps.eager_limit;
     tp->base.caps.priority = 100;
@@ -95,6 +96,7 @@ static rdmx_status_t self_send(rdmx_ep_t *ep, const rdmx_wire_hdr_t *hdr,
     else
         tp->head = m;
     tp->tail = m;
+    tp->base.pending = 1;
     return RDMX_OK;
 }
 
@@ -142,6 +144,7 @@ static int self_progress(rdmx_transport_t *base)
     if (!m)
         return 0;
     tp->head = tp->tail = NULL;
+    tp->base.pending = 0; /* deliveries below may queue more */
     while (m) {
         self_msg_t *next = m->next;
         rdmx_recv_sink_t sink;

@@ -627,7 +627,8 @@ static int rdmx_shm_progress(rdmx_transport_t *base)
             continue;
         n += rdmx_shm_poll_ring(tp, i);
     }
-    n += rdmx_shm_coop_progress(tp);
+    if (tp->ncoop_waiting)
+        n += rdmx_shm_coop_progress(tp);
     for (int i = 0; i < tp->local_size; i++) {
         rdmx_ep_t *ep = &tp->eps[i];
         int moved;
