@@ -104,6 +104,7 @@ rdmx_status_t rdmx_shm_mem_reg(rdmx_transport_t *base, void *addr, size_t len,
     mh->base.rkey_len = sizeof(key);
     tp->regions[id] = mh;
     tp->free_region = id + 1;
+    tp->nlive_regions++;
     *out = &mh->base;
     return RDMX_OK;
 }
@@ -119,6 +120,7 @@ void rdmx_shm_mem_dereg(rdmx_transport_t *base, rdmx_memh_t *memh)
         tp->regions[mh->region] = NULL;
         if (mh->region < tp->free_region)
             tp->free_region = mh->region;
+        tp->nlive_regions--;
     }
     /* A copy-mode GET still being served from this region would read freed
      * memory: the core deregisters only after FIN, i.e. after the reader

@@ -230,6 +230,7 @@ typedef struct rdmx_shm_transport {
     uint32_t nregions, regions_cap;
     uint32_t free_region; /* hint */
     uint32_t region_gen;
+    uint32_t nlive_regions; /* registrations not yet released */
 
     /* Outstanding copy-mode GETs issued by this rank. */
     rdmx_shm_get_op_t *gets;
