@@ -188,15 +188,14 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
     case RDMX_COLL_ALLREDUCE:
         if (n <= 8192 || a->count < (size_t)p)
             return pick(a->kind, "recursive_doubling");
-        /* Two ranks: one exchange while it stays under the shm eager limit,
-         * then halves (ring). Quiet machine, shm: 64 KiB 9.7-11 us
-         * (ring 10.7-12.2, reduce+bcast 14-15), 128 KiB ring 16.7-18
-         * (doubling 20-24, reduce+bcast 41-45), 1 MiB ring 198-212,
-         * doubling 195-229, reduce+bcast 262-305. */
+        /* Two ranks: one exchange of the whole vector and one reduction
+         * (input and received vector straight into the output) beats the
+         * ring's two exchanges of halves at every size. shm, us, two runs:
+         * 64 KiB 8.0-9.5 (ring 10.0, reduce+bcast 11.5), 256 KiB 30-37
+         * (ring 38-45, reduce+bcast 64-67), 1 MiB 124-154 (ring 140-171,
+         * reduce+bcast 204-207). */
         if (p == 2)
-            return pick(a->kind, n <= 65536 || !a->commutative
-                                     ? "recursive_doubling"
-                                     : "ring");
+            return pick(a->kind, "recursive_doubling");
         /* One host, medium vectors: reduce to a root and broadcast (whole
          * messages read in one copy each) needs the fewest hand-overs
          * between processes sharing cores. 8 ranks on 2 cores: 64 KiB
