@@ -299,6 +299,9 @@ rdmx_status_t rdmx_coll_exec_build(rdmx_coll_exec_t *x,
  * generic request; on error the exec is freed. */
 rdmx_status_t rdmx_coll_exec_start(rdmx_coll_exec_t *x, rdmx_request_t **req);
 void rdmx_coll_exec_free(rdmx_coll_exec_t *x);
+/* Run to completion in the calling thread (blocking collectives); the exec
+ * is freed. */
+rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x);
 /* Free the scratch buffers and exec objects kept for reuse
  * (MPI_Finalize). */
 void rdmx_coll_scratch_release_all(void);

@@ -393,6 +393,31 @@ static void finish(rdmx_coll_exec_t *x)
     }
 }
 
+/* The messages of the current round have all completed: check them, free
+ * them and run the round's local operations. */
+static rdmx_status_t end_round(rdmx_coll_exec_t *x)
+{
+    rdmx_status_t st = RDMX_OK;
+    for (size_t i = 0; i < x->nreqs; i++) {
+        const MPI_Status *ms = rdmx_request_status(x->reqs[i]);
+        if (ms->MPI_ERROR != MPI_SUCCESS && st == RDMX_OK)
+            st = ms->MPI_ERROR == MPI_ERR_TRUNCATE ? RDMX_ERR_TRUNCATE
+                                                   : RDMX_ERR_IO;
+        rdmx_request_free(x->reqs[i]);
+    }
+    x->nreqs = 0;
+    if (st != RDMX_OK) {
+        RDMX_ERROR("collective on comm %u: a message failed in round %zu: %s",
+                   (unsigned)x->comm->context_id, x->round,
+                   rdmx_status_str(st));
+        return st;
+    }
+    st = run_locals(x);
+    x->round++;
+    x->posted = 0;
+    return st;
+}
+
 /* Returns RDMX_OK when it advanced, RDMX_INPROGRESS when waiting. */
 static rdmx_status_t exec_poll(rdmx_request_t *req)
 {
@@ -411,26 +436,9 @@ static rdmx_status_t exec_poll(rdmx_request_t *req)
         for (size_t i = 0; i < x->nreqs; i++)
             if (!rdmx_request_done(x->reqs[i]))
                 return advanced ? RDMX_OK : RDMX_INPROGRESS;
-        for (size_t i = 0; i < x->nreqs; i++) {
-            const MPI_Status *ms = rdmx_request_status(x->reqs[i]);
-            if (ms->MPI_ERROR != MPI_SUCCESS && st == RDMX_OK)
-                st = ms->MPI_ERROR == MPI_ERR_TRUNCATE ? RDMX_ERR_TRUNCATE
-                                                       : RDMX_ERR_IO;
-            rdmx_request_free(x->reqs[i]);
-        }
-        x->nreqs = 0;
-        if (st != RDMX_OK) {
-            RDMX_ERROR("collective on comm %u: a message failed in round "
-                       "%zu: %s",
-                       (unsigned)x->comm->context_id, x->round,
-                       rdmx_status_str(st));
-            goto fail;
-        }
-        st = run_locals(x);
+        st = end_round(x);
         if (st != RDMX_OK)
             goto fail;
-        x->round++;
-        x->posted = 0;
         advanced = 1;
     }
     finish(x);
@@ -446,17 +454,51 @@ static void exec_free(rdmx_request_t *req)
     rdmx_coll_exec_free(rdmx_request_generic_arg(req));
 }
 
-rdmx_status_t rdmx_coll_exec_start(rdmx_coll_exec_t *x, rdmx_request_t **req)
+static rdmx_status_t bind_scratch(rdmx_coll_exec_t *x)
 {
     rdmx_sched_t *s = &x->s;
     for (int i = 0; i < 2; i++) {
         if (s->tmp_bytes[i]) {
             x->buf[RDMX_SB_TMP + i] = rdmx_coll_exec_alloc(x, s->tmp_bytes[i]);
-            if (!x->buf[RDMX_SB_TMP + i]) {
-                rdmx_coll_exec_free(x);
+            if (!x->buf[RDMX_SB_TMP + i])
                 return RDMX_ERR_NOMEM;
-            }
         }
+    }
+    return RDMX_OK;
+}
+
+/*
+ * A blocking collective runs its schedule here, round by round, waiting on
+ * the round's messages directly: the same schedule as the nonblocking
+ * call, without a generic request for the progress engine to poll (for a
+ * one-message bcast on 2 ranks that machinery was a third of the time).
+ */
+rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x)
+{
+    rdmx_sched_t *s = &x->s;
+    rdmx_status_t st = bind_scratch(x);
+    x->tag = (int)(x->comm->coll_seq++ & 0x7fffffff);
+    while (st == RDMX_OK && x->round < s->nrounds) {
+        st = post_round(x);
+        if (st != RDMX_OK)
+            break;
+        for (size_t i = 0; i < x->nreqs; i++)
+            if (!rdmx_request_done(x->reqs[i]))
+                rdmx_request_wait(x->reqs[i]);
+        st = end_round(x);
+    }
+    if (st == RDMX_OK)
+        finish(x);
+    rdmx_coll_exec_free(x);
+    return st;
+}
+
+rdmx_status_t rdmx_coll_exec_start(rdmx_coll_exec_t *x, rdmx_request_t **req)
+{
+    rdmx_sched_t *s = &x->s;
+    if (bind_scratch(x) != RDMX_OK) {
+        rdmx_coll_exec_free(x);
+        return RDMX_ERR_NOMEM;
     }
     /* Keep user-defined reduction objects alive while nonblocking
      * collectives run even if the user frees them. */

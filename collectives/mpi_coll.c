@@ -1,8 +1,10 @@
 /*
  * mpi_coll.c — the MPI collective calls: argument validation, binding user
  * buffers (packed copies for non-contiguous datatypes), building the
- * schedule and running it. Every blocking call is its nonblocking
- * counterpart plus a wait, so there is one implementation of each.
+ * schedule and running it. A blocking call and its nonblocking
+ * counterpart build the same schedule; the blocking one runs it in place
+ * (rdmx_coll_exec_run), the nonblocking one as a generic request driven by
+ * the progress engine, so there is one implementation of each algorithm.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -237,20 +239,20 @@ static int start(cctx_t *c, MPI_Request *request)
 
 static int run(cctx_t *c)
 {
-    MPI_Request req;
-    int rc = start(c, &req);
-    if (rc != MPI_SUCCESS)
-        return rc;
-    rdmx_request_t *r = (rdmx_request_t *)req;
-    rdmx_status_t st = rdmx_request_wait(r);
-    int cls = MPI_SUCCESS;
+    if (c->a.kind == RDMX_COLL_BCAST || c->a.kind == RDMX_COLL_REDUCE)
+        c->a.segsize = rdmx_coll_segsize(c->a.kind);
+    rdmx_status_t st = rdmx_coll_exec_build(c->x, &c->a);
+    free(c->arrays);
+    c->arrays = NULL;
+    if (st != RDMX_OK) {
+        rdmx_coll_exec_free(c->x);
+        c->x = NULL;
+        return rdmx_mpi_error_status(c->comm, st, c->call);
+    }
+    st = rdmx_coll_exec_run(c->x);
+    c->x = NULL;
     if (st != RDMX_OK)
-        cls = rdmx_status_to_mpi_class(st);
-    else if (rdmx_request_status(r)->MPI_ERROR != MPI_SUCCESS)
-        cls = rdmx_request_status(r)->MPI_ERROR;
-    rdmx_request_free(r);
-    if (cls != MPI_SUCCESS)
-        return rdmx_mpi_error(c->comm, cls, c->call,
+        return rdmx_mpi_error(c->comm, rdmx_status_to_mpi_class(st), c->call,
                               "the collective failed (see the log above)");
     return MPI_SUCCESS;
 }
