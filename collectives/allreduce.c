@@ -200,5 +200,9 @@ rdmx_status_t rdmx_coll_allreduce_reduce_bcast(rdmx_sched_t *s,
         settle(s, a, init); /* one rank */
     rdmx_sched_round(s);
     b.bytes = bytes;
+    /* On one host every rank reads the result from rank 0 at once, as the
+     * bcast table chooses there. */
+    if (a->single_host && a->size <= 16 && bytes > 16384)
+        return rdmx_coll_bcast_linear(s, &b);
     return rdmx_coll_bcast_binomial(s, &b);
 }
