@@ -93,13 +93,12 @@ rdmx_status_t rdmx_shm_coop_get(rdmx_ep_t *ep, void *local, size_t len,
 
     if (!tp->coop_min || len < tp->coop_min || len / chunk >= UINT32_MAX)
         return RDMX_ERR_AGAIN;
-    /* Beyond the receive buffer (registered for this read), this rank
-     * exposes memory of its own: a large send is in flight, so some peer
-     * is copying from us right now and its core is as busy as ours. In an
-     * exchange (Sendrecv, ring and doubling steps of collectives) help
-     * only adds chunk hand-overs: 2 ranks swapping 512 KiB took 42-44 us
-     * alone and 55-56 us shared. */
-    if (tp->nlive_regions > 1)
+    /* A rank exposing memory of its own has a large send in flight: some
+     * peer is copying from it right now and that core is as busy as ours.
+     * In an exchange (Sendrecv, ring and doubling steps of collectives)
+     * help only adds chunk hand-overs: 2 ranks swapping 512 KiB took
+     * 42-44 us alone and 55-56 us shared. */
+    if (tp->nexposed)
         return RDMX_ERR_AGAIN;
     for (k = 0; k < RDMX_SHM_COOP_SLOTS; k++) {
         op = &tp->coops[(size_t)ep->local * RDMX_SHM_COOP_SLOTS + k];

@@ -104,7 +104,7 @@ rdmx_status_t rdmx_shm_mem_reg(rdmx_transport_t *base, void *addr, size_t len,
     mh->base.rkey_len = sizeof(key);
     tp->regions[id] = mh;
     tp->free_region = id + 1;
-    tp->nlive_regions++;
+    tp->nexposed++;
     *out = &mh->base;
     return RDMX_OK;
 }
@@ -120,7 +120,8 @@ void rdmx_shm_mem_dereg(rdmx_transport_t *base, rdmx_memh_t *memh)
         tp->regions[mh->region] = NULL;
         if (mh->region < tp->free_region)
             tp->free_region = mh->region;
-        tp->nlive_regions--;
+        if (!mh->get_dest)
+            tp->nexposed--;
     }
     /* A copy-mode GET still being served from this region would read freed
      * memory: the core deregisters only after FIN, i.e. after the reader
@@ -255,6 +256,10 @@ rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
         RDMX_ERROR("shm: GET from rank %d: range 0x%llx+%zu wraps around",
                    ep->peer, (unsigned long long)remote_addr, len);
         return RDMX_ERR_INVALID;
+    }
+    if (local_memh && !((rdmx_shm_memh_t *)local_memh)->get_dest) {
+        ((rdmx_shm_memh_t *)local_memh)->get_dest = 1;
+        tp->nexposed--;
     }
     if (ep->cma) {
         st = rdmx_shm_coop_get(ep, local, len, remote_addr, &key, comp);

@@ -146,6 +146,7 @@ typedef struct rdmx_shm_memh {
     rdmx_memh_t base;
     uint32_t region;
     uint32_t gen;
+    int get_dest; /* the destination of a read of ours, not exposed */
 } rdmx_shm_memh_t;
 
 /* Something waiting for ring room towards one peer, sent in order. */
@@ -230,7 +231,9 @@ typedef struct rdmx_shm_transport {
     uint32_t nregions, regions_cap;
     uint32_t free_region; /* hint */
     uint32_t region_gen;
-    uint32_t nlive_regions; /* registrations not yet released */
+    /* Registrations exposed to peers (not the destination of a read of
+     * ours): a large send of ours is in flight while this is non-zero. */
+    uint32_t nexposed;
 
     /* Outstanding copy-mode GETs issued by this rank. */
     rdmx_shm_get_op_t *gets;
