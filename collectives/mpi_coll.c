@@ -216,7 +216,15 @@ static size_t *arrays(cctx_t *c, int n)
 
 /* ---- running --------------------------------------------------------- */
 
-static int start(cctx_t *c, MPI_Request *request)
+#define TRY(expr)                                                              \
+    do {                                                                       \
+        int rc_ = (expr);                                                      \
+        if (rc_ != MPI_SUCCESS)                                                \
+            return rc_;                                                        \
+    } while (0)
+
+/* Build the schedule; on failure the exec is gone and the error raised. */
+static int build(cctx_t *c)
 {
     if (c->a.kind == RDMX_COLL_BCAST || c->a.kind == RDMX_COLL_REDUCE)
         c->a.segsize = rdmx_coll_segsize(c->a.kind);
@@ -228,8 +236,14 @@ static int start(cctx_t *c, MPI_Request *request)
         c->x = NULL;
         return rdmx_mpi_error_status(c->comm, st, c->call);
     }
+    return MPI_SUCCESS;
+}
+
+static int start(cctx_t *c, MPI_Request *request)
+{
+    TRY(build(c));
     rdmx_request_t *req;
-    st = rdmx_coll_exec_start(c->x, &req);
+    rdmx_status_t st = rdmx_coll_exec_start(c->x, &req);
     c->x = NULL;
     if (st != RDMX_OK)
         return rdmx_mpi_error_status(c->comm, st, c->call);
@@ -239,17 +253,8 @@ static int start(cctx_t *c, MPI_Request *request)
 
 static int run(cctx_t *c)
 {
-    if (c->a.kind == RDMX_COLL_BCAST || c->a.kind == RDMX_COLL_REDUCE)
-        c->a.segsize = rdmx_coll_segsize(c->a.kind);
-    rdmx_status_t st = rdmx_coll_exec_build(c->x, &c->a);
-    free(c->arrays);
-    c->arrays = NULL;
-    if (st != RDMX_OK) {
-        rdmx_coll_exec_free(c->x);
-        c->x = NULL;
-        return rdmx_mpi_error_status(c->comm, st, c->call);
-    }
-    st = rdmx_coll_exec_run(c->x);
+    TRY(build(c));
+    rdmx_status_t st = rdmx_coll_exec_run(c->x);
     c->x = NULL;
     if (st != RDMX_OK)
         return rdmx_mpi_error(c->comm, rdmx_status_to_mpi_class(st), c->call,
@@ -264,12 +269,6 @@ static int null_req(cctx_t *c, MPI_Request *request)
     return MPI_SUCCESS;
 }
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        int rc_ = (expr);                                                      \
-        if (rc_ != MPI_SUCCESS)                                                \
-            return rc_;                                                        \
-    } while (0)
 #define NEED(ptr)                                                              \
     do {                                                                       \
         if (!(ptr) && c->x)                                                    \

@@ -153,24 +153,14 @@ void rdmx_sched_reduce3(rdmx_sched_t *s, int sbuf, size_t soff, int obuf,
                         size_t ooff, int dbuf, size_t doff, size_t count,
                         int swap)
 {
-    if (obuf == dbuf && ooff == doff) {
-        rdmx_sched_reduce(s, sbuf, soff, dbuf, doff, count, swap);
+    size_t before = s->nops;
+    rdmx_sched_reduce(s, sbuf, soff, dbuf, doff, count, swap);
+    if (s->nops == before || (obuf == dbuf && ooff == doff))
         return;
-    }
-    if (!count)
-        return;
-    rdmx_sop_t *o = push(s, 0);
-    if (!o)
-        return;
+    rdmx_sop_t *o = &s->ops[s->nops - 1];
     o->kind = RDMX_SOP_REDUCE3;
-    o->sbuf = (uint8_t)sbuf;
     o->obuf = (uint8_t)obuf;
-    o->dbuf = (uint8_t)dbuf;
-    o->soff = soff;
     o->ooff = ooff;
-    o->doff = doff;
-    o->n = count;
-    o->swap = (uint8_t)(swap ? 1 : 0);
 }
 
 void rdmx_sched_round(rdmx_sched_t *s)
