@@ -14,10 +14,15 @@
  * at RTR) lets each send at once. Duplicated REQs are answered again;
  * duplicated REPs are ignored.
  *
- * RC QP parameters (deliberate; see the RDMX_VERBS_* variables):
+ * RC QP parameters (deliberate; see the RDMX_VERBS_* variables and
+ * docs/VERBS.md, which has the measurements):
  *   timeout 18 (4.096 us * 2^18 = 1.07 s per try) and retry_cnt 7: a peer
- *   is declared lost after ~8 s of silence, long enough for a loaded
- *   soft-RoCE host or a fabric hiccup, short enough to end a dead job;
+ *   is declared lost after ~8.6 s of silence, long enough for a loaded
+ *   soft-RoCE host or a fabric hiccup, short enough to end a dead job.
+ *   Loss in mid-burst is repaired by sequence NAKs without waiting; the
+ *   timeout fires only when nothing comes back, and then resends every
+ *   unacknowledged packet, so a short one (perftest's 14, 67 ms) turns
+ *   late ACKs into retransmitted windows;
  *   rnr_retry 7 (infinite): credits keep receive buffers available, so an
  *   RNR NAK means a transient shortage, never a reason to kill the job;
  *   min_rnr_timer 12 (0.64 ms).

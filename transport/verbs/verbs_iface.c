@@ -36,11 +36,17 @@ RDMX_CONFIG_VAR("RDMX_VERBS_MAX_INLINE", "128",
                 "verbs: largest frame sent inline (capped by the device)");
 RDMX_CONFIG_VAR("RDMX_VERBS_RDMA_CHUNK", "1m",
                 "verbs: bytes per RDMA READ/WRITE work request of a "
-                "rendezvous (several are in flight)");
+                "rendezvous; a message's chunks are posted together (up to "
+                "16 READs in flight per peer)");
 RDMX_CONFIG_VAR("RDMX_VERBS_TIMEOUT", "18",
-                "verbs: RC local ACK timeout exponent (4.096 us * 2^n)");
+                "verbs: RC local ACK timeout exponent, a try lasts 4.096 us "
+                "* 2^n (18: 1.07 s, ~UCX's 1 s). It only fires when no ACK "
+                "comes (lost tail, late ACK, dead peer): shorter values "
+                "(perftest: 14) resend whole windows when ACKs are merely "
+                "late; see docs/VERBS.md");
 RDMX_CONFIG_VAR("RDMX_VERBS_RETRY_COUNT", "7",
-                "verbs: RC transport retries before a peer is declared lost");
+                "verbs: RC transport retries before a peer is declared lost "
+                "(with timeout 18: after ~8.6 s of silence)");
 RDMX_CONFIG_VAR("RDMX_VERBS_RNR_RETRY", "7",
                 "verbs: RC receiver-not-ready retries (7 = infinite)");
 RDMX_CONFIG_VAR("RDMX_VERBS_MTU", "0",
