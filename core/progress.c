@@ -123,17 +123,26 @@ rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
         rdmx_progress_configure(0);
     long start = now_ns(), last_yield = start;
     unsigned idle = 0;
+    int yielding = 0;
     while (!cond(arg)) {
         if (rdmx_progress() > 0) {
             idle = 0;
+            yielding = 0;
             start = 0; /* something moved: restart the spin window */
             continue;
         }
         if (cond(arg))
             break;
         idle++;
-        if ((idle & 63) != 0)
+        if ((idle & 63) != 0) {
+            /* In the yield phase every idle pass hands the core over, as
+             * Open MPI's yield_when_idle does: a yield every 64 passes
+             * left the rank we wait for queued for microseconds (8-byte
+             * allreduce, 8 ranks on 2 cores: 100 us against 80). */
+            if (yielding)
+                sched_yield();
             continue;
+        }
         long t = now_ns();
         if (start == 0)
             start = last_yield = t;
@@ -149,9 +158,11 @@ rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
             continue;
         }
         if (t - start < spin_ns + yield_ns) {
+            yielding = 1;
             sched_yield();
             continue;
         }
+        yielding = 0;
         if (rdmx_rt.epfd < 0 || !arm_all()) {
             sched_yield();
             continue;
