@@ -280,7 +280,6 @@ typedef struct rdmx_coll_exec rdmx_coll_exec_t;
 /* A running collective: the schedule, the bound buffers, and what to do
  * on completion (unpack packed outputs into user memory, free copies). */
 rdmx_coll_exec_t *rdmx_coll_exec_new(rdmx_comm_t *comm);
-rdmx_sched_t *rdmx_coll_exec_sched(rdmx_coll_exec_t *x);
 void rdmx_coll_exec_bind(rdmx_coll_exec_t *x, int buf, void *mem);
 /* Memory freed with the collective. */
 void *rdmx_coll_exec_alloc(rdmx_coll_exec_t *x, size_t bytes);

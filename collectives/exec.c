@@ -202,11 +202,6 @@ rdmx_status_t rdmx_coll_exec_build(rdmx_coll_exec_t *x,
     return st;
 }
 
-rdmx_sched_t *rdmx_coll_exec_sched(rdmx_coll_exec_t *x)
-{
-    return &x->s;
-}
-
 void rdmx_coll_exec_bind(rdmx_coll_exec_t *x, int buf, void *mem)
 {
     x->buf[buf] = mem;
@@ -350,7 +345,9 @@ static rdmx_status_t reduce3(rdmx_coll_exec_t *x, const rdmx_sop_t *o)
     if (other == dst)
         return reduce2(x, src, dst, o->n, o->swap);
     size_t es = s->esize;
-    size_t step = es && es < REDUCE3_PIECE ? REDUCE3_PIECE / es : 1;
+    if (!es)
+        return RDMX_OK; /* elements without bytes: nothing to combine */
+    size_t step = es < REDUCE3_PIECE ? REDUCE3_PIECE / es : 1;
     /* Copy the right-hand operand into dst, reduce the left one into it. */
     const char *right = o->swap ? src : other, *left = o->swap ? other : src;
     for (size_t i = 0; i < o->n; i += step) {
@@ -470,8 +467,9 @@ static rdmx_status_t bind_scratch(rdmx_coll_exec_t *x)
 /*
  * A blocking collective runs its schedule here, round by round, waiting on
  * the round's messages directly: the same schedule as the nonblocking
- * call, without a generic request for the progress engine to poll (for a
- * one-message bcast on 2 ranks that machinery was a third of the time).
+ * call, without a generic request for the progress engine to poll (8-byte
+ * bcasts streamed on 2 ranks: 0.085-0.093 us per call against
+ * 0.105-0.115 through the request).
  */
 rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x)
 {
@@ -482,9 +480,7 @@ rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x)
         st = post_round(x);
         if (st != RDMX_OK)
             break;
-        for (size_t i = 0; i < x->nreqs; i++)
-            if (!rdmx_request_done(x->reqs[i]))
-                rdmx_request_wait(x->reqs[i]);
+        rdmx_request_wait_all(x->reqs, x->nreqs);
         st = end_round(x);
     }
     if (st == RDMX_OK)
