@@ -98,8 +98,12 @@ rdmx_status_t rdmx_shm_coop_get(rdmx_ep_t *ep, void *local, size_t len,
      * In an exchange (Sendrecv, ring and doubling steps of collectives)
      * help only adds chunk hand-overs: 2 ranks swapping 512 KiB took
      * 42-44 us alone and 55-56 us shared. */
-    if (tp->nexposed)
+    if (tp->nexposed) {
+        RDMX_DEBUG("shm: %zu-byte read from rank %d done alone: a large "
+                   "send of ours is in flight",
+                   len, ep->peer);
         return RDMX_ERR_AGAIN;
+    }
     for (k = 0; k < RDMX_SHM_COOP_SLOTS; k++) {
         op = &tp->coops[(size_t)ep->local * RDMX_SHM_COOP_SLOTS + k];
         if (!op->comp)
@@ -132,6 +136,9 @@ rdmx_status_t rdmx_shm_coop_get(rdmx_ep_t *ep, void *local, size_t len,
                            0) != RDMX_OK)
         RDMX_DEBUG("shm: no help from rank %d for a %zu-byte read", ep->peer,
                    len);
+    else
+        RDMX_DEBUG("shm: %zu-byte read from rank %d shared with it", len,
+                   ep->peer);
 
     while (rdmx_shm_coop_claim(s, op->gen, nchunks, &c)) {
         size_t off = (size_t)c * chunk;
