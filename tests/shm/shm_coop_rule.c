@@ -3,8 +3,11 @@
  * by shm_coop_rule.sh, which reads the transport's decisions from the log:
  *   oneway    rank 0 sends 1 MiB messages to rank 1, which reads each with
  *             the sender's help (the sender only waits);
- *   exchange  both ranks MPI_Sendrecv 1 MiB at once: each has a large send
- *             of its own in flight, so each reads alone.
+ *   exchange  crossed 1 MiB messages: rank 0 posts its send to rank 1,
+ *             then receives from rank 1, which sends first (blocking) and
+ *             receives after. Rank 0 reads while its own send cannot have
+ *             been read yet, so it reads alone; rank 1 reads once its send
+ *             is done, with help.
  * Both modes check every byte received.
  */
 #include <string.h>
@@ -45,15 +48,25 @@ int main(int argc, char **argv)
     for (int round = 0; round < ROUNDS && mp_failures == 0; round++) {
         fill(out, mp_rank, round);
         memset(in, 0, BYTES);
-        if (exchange) {
-            MPI_Sendrecv(out, BYTES, MPI_BYTE, peer, round, in, BYTES, MPI_BYTE,
-                         peer, round, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (exchange && mp_rank == 0) {
+            MPI_Request r;
+            MP_CALL(MPI_Isend(out, BYTES, MPI_BYTE, peer, round, MPI_COMM_WORLD,
+                              &r));
+            MP_CALL(MPI_Recv(in, BYTES, MPI_BYTE, peer, round, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE));
+            MP_CALL(MPI_Wait(&r, MPI_STATUS_IGNORE));
+            check(in, peer, round);
+        } else if (exchange) {
+            MP_CALL(
+                MPI_Send(out, BYTES, MPI_BYTE, peer, round, MPI_COMM_WORLD));
+            MP_CALL(MPI_Recv(in, BYTES, MPI_BYTE, peer, round, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE));
             check(in, peer, round);
         } else if (mp_rank == 0) {
-            MPI_Send(out, BYTES, MPI_BYTE, 1, round, MPI_COMM_WORLD);
+            MP_CALL(MPI_Send(out, BYTES, MPI_BYTE, 1, round, MPI_COMM_WORLD));
         } else {
-            MPI_Recv(in, BYTES, MPI_BYTE, 0, round, MPI_COMM_WORLD,
-                     MPI_STATUS_IGNORE);
+            MP_CALL(MPI_Recv(in, BYTES, MPI_BYTE, 0, round, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE));
             check(in, 0, round);
         }
     }
