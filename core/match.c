@@ -45,10 +45,17 @@ static void table_grow(rdmx_match_table_t *t)
 static rdmx_match_fifo_t *table_find(rdmx_match_table_t *t, uint32_t ctx,
                                      int32_t src, int32_t tag)
 {
+    rdmx_match_fifo_t *f = t->last;
+    if (f && f->ctx == ctx && f->src == src && f->tag == tag)
+        return f;
+    if (t->nfifos == 0)
+        return NULL;
     size_t k = hash_key(ctx, src, tag) & (t->nbuckets - 1);
-    for (rdmx_match_fifo_t *f = t->buckets[k]; f; f = f->hnext)
-        if (f->ctx == ctx && f->src == src && f->tag == tag)
+    for (f = t->buckets[k]; f; f = f->hnext)
+        if (f->ctx == ctx && f->src == src && f->tag == tag) {
+            t->last = f;
             return f;
+        }
     return NULL;
 }
 
@@ -77,23 +84,39 @@ static rdmx_match_fifo_t *table_get(rdmx_match_engine_t *m,
     f->hnext = t->buckets[k];
     t->buckets[k] = f;
     t->nfifos++;
+    t->last = f;
     return f;
 }
 
-/* Drop an empty FIFO from its table so that tags used once do not pile up. */
-static void table_release(rdmx_match_engine_t *m, rdmx_match_table_t *t,
-                          rdmx_match_fifo_t *f)
+static void table_unlink(rdmx_match_engine_t *m, rdmx_match_table_t *t,
+                         rdmx_match_fifo_t *f)
 {
     size_t k = hash_key(f->ctx, f->src, f->tag) & (t->nbuckets - 1);
     for (rdmx_match_fifo_t **p = &t->buckets[k]; *p; p = &(*p)->hnext) {
         if (*p == f) {
             *p = f->hnext;
             t->nfifos--;
+            if (t->last == f)
+                t->last = NULL;
             f->hnext = m->free_fifos;
             m->free_fifos = f;
             return;
         }
     }
+}
+
+/* An empty FIFO: park it, and drop the one parked before if that is still
+ * empty, so that tags used once do not pile up (at most one empty FIFO per
+ * table stays). */
+static void table_release(rdmx_match_engine_t *m, rdmx_match_table_t *t,
+                          rdmx_match_fifo_t *f)
+{
+    rdmx_match_fifo_t *old = t->parked;
+    if (old == f)
+        return;
+    t->parked = f;
+    if (old && !old->head)
+        table_unlink(m, t, old);
 }
 
 static void fifo_push(rdmx_match_fifo_t *f, rdmx_match_entry_t *e)
@@ -145,6 +168,7 @@ static void table_free(rdmx_match_table_t *t)
     }
     free(t->buckets);
     t->buckets = NULL;
+    t->last = t->parked = NULL;
 }
 
 void rdmx_match_fini(rdmx_match_engine_t *m)
@@ -192,6 +216,8 @@ void rdmx_match_remove_unexpected(rdmx_match_engine_t *m,
 rdmx_match_entry_t *rdmx_match_probe(rdmx_match_engine_t *m, uint32_t ctx,
                                      int32_t src, int32_t tag)
 {
+    if (m->nunexpected == 0)
+        return NULL;
     if (src != RDMX_MATCH_ANY && tag != RDMX_MATCH_ANY) {
         rdmx_match_fifo_t *f = table_find(&m->unexpected, ctx, src, tag);
         return f ? f->head : NULL;

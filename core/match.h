@@ -53,6 +53,13 @@ typedef struct rdmx_match_table {
     rdmx_match_fifo_t **buckets;
     size_t nbuckets; /* power of two */
     size_t nfifos;
+    /* The FIFO found last: a ping-pong uses one key over and over, and a
+     * look at it first skips the hash. Cleared when that FIFO is released. */
+    rdmx_match_fifo_t *last;
+    /* One empty FIFO stays in the table instead of being released at once,
+     * so that a key used again right away (every blocking receive of a
+     * loop) needs neither a release nor an insertion. */
+    rdmx_match_fifo_t *parked;
 } rdmx_match_table_t;
 
 typedef struct rdmx_match_engine {

@@ -149,15 +149,26 @@ static int start_send(const char *call, const void *buf, int count,
     return MPI_SUCCESS;
 }
 
+/* Arguments every check_send test passes at a glance; anything else
+ * (MPI_PROC_NULL, a NULL buffer of zero-size elements, errors) takes the
+ * full checks. */
+static inline int send_args_plain(const void *buf, int count, MPI_Datatype dt,
+                                  int dest, int tag, MPI_Comm comm)
+{
+    return comm && comm->group && (unsigned)dest < (unsigned)comm->size &&
+           (unsigned)tag <= TAG_UB && count >= 0 && dt && dt->committed &&
+           (buf || count == 0) && rdmx_rt.initialized;
+}
+
 static int blocking_send(const char *call, const void *buf, int count,
                          MPI_Datatype dt, int dest, int tag, MPI_Comm comm,
-                         int mode)
+                         int mode, int try_eager)
 {
     int rc = check_send(call, buf, count, dt, dest, tag, comm);
     if (rc != MPI_SUCCESS)
         return rc;
     rdmx_status_t st;
-    if (mode == RDMX_SEND_STANDARD && dest != MPI_PROC_NULL) {
+    if (try_eager && mode == RDMX_SEND_STANDARD && dest != MPI_PROC_NULL) {
         st = rdmx_send_eager_blocking(buf, (size_t)count, dt, dest, tag,
                                       comm, RDMX_CTX_P2P);
         if (st == RDMX_OK)
@@ -177,22 +188,35 @@ static int blocking_send(const char *call, const void *buf, int count,
 int MPI_Send(const void *buf, int count, MPI_Datatype datatype, int dest,
              int tag, MPI_Comm comm)
 {
+    /* The hottest call of ping-pong codes: plain arguments go straight to
+     * the eager path, one call deep (about 100 instructions less than the
+     * general path, some 10 ns of a 0.4 us message). */
+    if (send_args_plain(buf, count, datatype, dest, tag, comm)) {
+        rdmx_status_t st = rdmx_send_eager_blocking(
+            buf, (size_t)count, datatype, dest, tag, comm, RDMX_CTX_P2P);
+        if (st == RDMX_OK)
+            return MPI_SUCCESS;
+        if (st != RDMX_ERR_AGAIN)
+            return internal_error(comm, "MPI_Send", st, dest);
+        return blocking_send("MPI_Send", buf, count, datatype, dest, tag,
+                             comm, RDMX_SEND_STANDARD, 0);
+    }
     return blocking_send("MPI_Send", buf, count, datatype, dest, tag, comm,
-                         RDMX_SEND_STANDARD);
+                         RDMX_SEND_STANDARD, 1);
 }
 
 int MPI_Ssend(const void *buf, int count, MPI_Datatype datatype, int dest,
               int tag, MPI_Comm comm)
 {
     return blocking_send("MPI_Ssend", buf, count, datatype, dest, tag, comm,
-                         RDMX_SEND_SYNC);
+                         RDMX_SEND_SYNC, 0);
 }
 
 int MPI_Rsend(const void *buf, int count, MPI_Datatype datatype, int dest,
               int tag, MPI_Comm comm)
 {
     return blocking_send("MPI_Rsend", buf, count, datatype, dest, tag, comm,
-                         RDMX_SEND_READY);
+                         RDMX_SEND_READY, 0);
 }
 
 int MPI_Isend(const void *buf, int count, MPI_Datatype datatype, int dest,
@@ -307,6 +331,27 @@ int MPI_Irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag,
 int MPI_Recv(void *buf, int count, MPI_Datatype datatype, int source, int tag,
              MPI_Comm comm, MPI_Status *status)
 {
+    /* Plain arguments (a specific source and tag, the common case) skip
+     * the checks' calls; a clean completion skips finish(). */
+    if (comm && comm->group && (unsigned)source < (unsigned)comm->size &&
+        (unsigned)tag <= TAG_UB && count >= 0 && datatype &&
+        datatype->committed && (buf || count == 0) && rdmx_rt.initialized) {
+        rdmx_request_t *r;
+        if (rdmx_irecv(buf, (size_t)count, datatype, source, tag, comm,
+                       RDMX_CTX_P2P, &r) == RDMX_OK) {
+            rdmx_request_wait(r);
+            if (r->error == RDMX_OK) {
+                if (status != MPI_STATUS_IGNORE) {
+                    *status = r->pub.status;
+                    status->MPI_ERROR = MPI_SUCCESS;
+                }
+                rdmx_request_free(r);
+                return MPI_SUCCESS;
+            }
+            MPI_Request h = r;
+            return finish(&h, status, "MPI_Recv");
+        }
+    }
     int rc = check_recv("MPI_Recv", buf, count, datatype, source, tag, comm);
     if (rc != MPI_SUCCESS)
         return rc;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy_small.h"
 #include "errors.h"
 #include "log.h"
 #include "request_impl.h"
@@ -171,9 +172,15 @@ rdmx_status_t rdmx_send_eager_blocking(const void *buf, size_t count,
     if (!dt->contiguous || rdmx_dt_bytes(dt, count, &bytes) != RDMX_OK)
         return RDMX_ERR_AGAIN;
     int peer = rdmx_comm_world_rank(comm, dest);
-    if (rdmx_rt_get_ep(&rdmx_rt, peer, &tp, &ep) != RDMX_OK ||
-        bytes > tp->caps.eager_limit)
+    rdmx_peer_t *p = &rdmx_rt.peers[peer];
+    if (p->ep) {
+        tp = p->tp;
+        ep = p->ep;
+    } else if (rdmx_rt_get_ep(&rdmx_rt, peer, &tp, &ep) != RDMX_OK) {
         return RDMX_ERR_AGAIN; /* the general path reports errors */
+    }
+    if (bytes > tp->caps.eager_limit)
+        return RDMX_ERR_AGAIN;
     rdmx_wire_hdr_t hdr = {.type = RDMX_MSG_EAGER,
                            .context_id = comm->context_id + (uint32_t)ctx,
                            .src = comm->rank,
@@ -544,7 +551,9 @@ static rdmx_status_t eager_matched(rdmx_request_t *r,
     recv_set_status(r, hdr, peer);
     size_t n = recv_accept(r, hdr->len);
     if (payload) {
-        if (n)
+        if (r->dt->contiguous)
+            rdmx_copy_small(r->buf, payload, n);
+        else if (n)
             rdmx_dt_unpack(r->dt, r->buf, r->count, 0, payload, n);
         eager_sync_ack(hdr, peer);
         r->pub.status.rdmx_count = n;

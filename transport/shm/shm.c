@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/copy_small.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "shm_internal.h"
@@ -290,10 +291,12 @@ rdmx_status_t rdmx_shm_complete_later(rdmx_shm_transport_t *tp,
 void rdmx_shm_out_append(rdmx_ep_t *ep, rdmx_shm_out_t *o)
 {
     o->next = NULL;
-    if (ep->out_tail)
+    if (ep->out_tail) {
         ep->out_tail->next = o;
-    else
+    } else {
         ep->out_head = o;
+        ep->tp->nout_eps++;
+    }
     ep->out_tail = o;
 }
 
@@ -301,7 +304,7 @@ static void rdmx_shm_gather(unsigned char *dst, const struct iovec *iov,
                             int iovcnt)
 {
     for (int i = 0; i < iovcnt; i++) {
-        memcpy(dst, iov[i].iov_base, iov[i].iov_len);
+        rdmx_copy_small(dst, iov[i].iov_base, iov[i].iov_len);
         dst += iov[i].iov_len;
     }
 }
@@ -459,8 +462,10 @@ static int rdmx_shm_out_flush(rdmx_ep_t *ep)
         }
         }
         ep->out_head = o->next;
-        if (!ep->out_head)
+        if (!ep->out_head) {
             ep->out_tail = NULL;
+            tp->nout_eps--;
+        }
         if (o->type == RDMX_SHM_OUT_MSG)
             o->comp->cb(o->comp, RDMX_OK);
         free(o->iov);
@@ -479,6 +484,8 @@ static void rdmx_shm_fail_peer(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
         return;
     ep->failed = 1;
     /* Requests queued towards the peer fail; the core ends the job. */
+    if (ep->out_head)
+        tp->nout_eps--;
     while (ep->out_head) {
         rdmx_shm_out_t *o = ep->out_head;
         ep->out_head = o->next;
@@ -629,7 +636,7 @@ static int rdmx_shm_progress(rdmx_transport_t *base)
     }
     if (tp->ncoop_waiting)
         n += rdmx_shm_coop_progress(tp);
-    for (int i = 0; i < tp->local_size; i++) {
+    for (int i = 0; tp->nout_eps && i < tp->local_size; i++) {
         rdmx_ep_t *ep = &tp->eps[i];
         int moved;
 

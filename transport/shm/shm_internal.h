@@ -243,6 +243,7 @@ typedef struct rdmx_shm_transport {
      * chunks the owner still copies. */
     rdmx_shm_coop_op_t *coops;
     int ncoop_waiting;
+    int nout_eps; /* endpoints with records queued behind a full ring */
     size_t coop_min, coop_chunk;
 
     /* Completions to deliver from the next progress(). */

@@ -7,12 +7,6 @@
 
 #define RDMX_SHM_RING_MAGIC 0x72696e67u /* "ring" */
 
-static inline uint32_t rdmx_shm_rec_need(size_t len)
-{
-    return (uint32_t)((len + RDMX_SHM_REC_HDR + RDMX_SHM_CELL - 1) &
-                      ~(size_t)(RDMX_SHM_CELL - 1));
-}
-
 static inline rdmx_shm_rec_t *rdmx_shm_rec_at(rdmx_shm_ring_shared_t *sh,
                                               uint32_t size, uint64_t pos)
 {
@@ -105,9 +99,6 @@ int rdmx_shm_ring_has_room(rdmx_shm_ring_producer_t *p, size_t len)
     return span != 0 && rdmx_shm_ring_fits(p, span);
 }
 
-/* Cells zeroed ahead of the head after each publication. */
-#define RDMX_SHM_ZERO_AHEAD (32u * RDMX_SHM_CELL)
-
 /* Zero the tag slots of cells [p->zeroed, upto); the caller guarantees the
  * cells are free (below tail + size). */
 static void rdmx_shm_ring_zero_to(rdmx_shm_ring_producer_t *p, uint64_t upto)
@@ -148,8 +139,6 @@ static void rdmx_shm_ring_zero_ahead(rdmx_shm_ring_producer_t *p)
     rdmx_shm_ring_zero_to(p, want);
 }
 
-/* Bytes at the start of the data area that an idle ring keeps reusing. */
-#define RDMX_SHM_RING_HOT (16u * 1024)
 /* How far the head moves between two looks at the consumer's tail. */
 #define RDMX_SHM_RING_IDLE_CHECK 1024u
 
@@ -168,7 +157,7 @@ static int rdmx_shm_ring_restart(rdmx_shm_ring_producer_t *p, size_t len)
     return p->tail_cache == p->head;
 }
 
-void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p, size_t len)
+void *rdmx_shm_ring_reserve_slow(rdmx_shm_ring_producer_t *p, size_t len)
 {
     uint32_t pad = 0;
     uint64_t span = 0;
@@ -200,7 +189,7 @@ void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p, size_t len)
     return (unsigned char *)rec + RDMX_SHM_REC_HDR;
 }
 
-void rdmx_shm_ring_commit(rdmx_shm_ring_producer_t *p, uint32_t kind)
+void rdmx_shm_ring_commit_slow(rdmx_shm_ring_producer_t *p, uint32_t kind)
 {
     rdmx_shm_rec_t *rec = rdmx_shm_rec_at(p->sh, p->size, p->rec_pos);
 
