@@ -270,7 +270,10 @@ static char *addr(rdmx_coll_exec_t *x, int buf, size_t off)
     return (char *)x->buf[buf] + off;
 }
 
-static rdmx_status_t post_round(rdmx_coll_exec_t *x)
+/* `inline_sends`: the caller is a blocking collective (not a poll from the
+ * progress engine, which must not wait), so an eager send is written out
+ * at once without a request (rdmx_send_eager_blocking). */
+static rdmx_status_t post_round(rdmx_coll_exec_t *x, int inline_sends)
 {
     rdmx_sched_t *s = &x->s;
     size_t lo = s->rounds[x->round], hi = rdmx_sched_round_end(s, x->round);
@@ -289,6 +292,19 @@ static rdmx_status_t post_round(rdmx_coll_exec_t *x)
         }
         rdmx_request_t *r = NULL;
         rdmx_status_t st;
+        if (o->kind == RDMX_SOP_SEND && inline_sends) {
+            st = rdmx_send_eager_blocking(addr(x, o->sbuf, o->soff), o->n,
+                                          MPI_BYTE, o->peer, x->tag, x->comm,
+                                          RDMX_CTX_COLL);
+            if (st == RDMX_OK)
+                continue;
+            if (st != RDMX_ERR_AGAIN) {
+                RDMX_ERROR("collective on comm %u: send to rank %d failed: %s",
+                           (unsigned)x->comm->context_id, o->peer,
+                           rdmx_status_str(st));
+                return st;
+            }
+        }
         if (o->kind == RDMX_SOP_SEND)
             st = rdmx_isend(addr(x, o->sbuf, o->soff), o->n, MPI_BYTE, o->peer,
                             x->tag, x->comm, RDMX_CTX_COLL, RDMX_SEND_STANDARD,
@@ -424,7 +440,7 @@ static rdmx_status_t exec_poll(rdmx_request_t *req)
     rdmx_status_t st = RDMX_OK;
     while (x->round < s->nrounds) {
         if (!x->posted) {
-            st = post_round(x);
+            st = post_round(x, 0);
             if (st != RDMX_OK)
                 goto fail;
             x->posted = 1;
@@ -477,7 +493,7 @@ rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x)
     rdmx_status_t st = bind_scratch(x);
     x->tag = (int)(x->comm->coll_seq++ & 0x7fffffff);
     while (st == RDMX_OK && x->round < s->nrounds) {
-        st = post_round(x);
+        st = post_round(x, 1);
         if (st != RDMX_OK)
             break;
         rdmx_request_wait_all(x->reqs, x->nreqs);

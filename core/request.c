@@ -19,6 +19,7 @@ static rdmx_request_t **slots;
 static uint32_t nslots, cap_slots;
 static rdmx_request_t *free_list;
 rdmx_request_t *rdmx_request_generic_head;
+unsigned long rdmx_proto_completions;
 
 static int grow(void)
 {
@@ -81,6 +82,7 @@ void rdmx_request_complete(rdmx_request_t *r)
         return;
     r->state = RDMX_RS_DONE;
     r->pub.complete = 1;
+    rdmx_proto_completions++;
     if (r->user_freed)
         recycle(r);
 }

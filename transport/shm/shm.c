@@ -559,6 +559,7 @@ static int rdmx_shm_poll_ring(rdmx_shm_transport_t *tp, int i)
 {
     rdmx_shm_ring_consumer_t *c = &tp->cons[i];
     rdmx_ep_t *ep = &tp->eps[i];
+    unsigned long completions = rdmx_proto_completions;
     int n = 0;
 
     while (n < RDMX_SHM_POLL_BUDGET && !ep->failed) {
@@ -596,6 +597,8 @@ static int rdmx_shm_poll_ring(rdmx_shm_transport_t *tp, int i)
             break;
         rdmx_shm_ring_consume(c);
         n++;
+        if (rdmx_proto_completions != completions)
+            break; /* let the waiter see it first (see proto.h) */
     }
     if (rdmx_shm_ring_publish(c, ep->light))
         rdmx_shm_wake_peer(tp, ep); /* it waits for room */
