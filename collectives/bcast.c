@@ -61,8 +61,13 @@ rdmx_status_t rdmx_coll_bcast_linear(rdmx_sched_t *s, const rdmx_coll_args_t *a)
         rdmx_sched_recv(s, root, RDMX_SB_RECV, 0, a->bytes);
     } else {
         /* Nearest ranks first, as the tree would. */
-        for (int i = 1; i < p; i++)
-            rdmx_sched_send(s, (root + i) % p, RDMX_SB_RECV, 0, a->bytes);
+        for (int i = 1; i < p; i++) {
+            if (a->single_host && a->bytes >= RDMX_COLL_GET_MIN)
+                rdmx_sched_send_get(s, (root + i) % p, RDMX_SB_RECV, 0,
+                                    a->bytes);
+            else
+                rdmx_sched_send(s, (root + i) % p, RDMX_SB_RECV, 0, a->bytes);
+        }
     }
     rdmx_sched_round(s);
     return s->err;

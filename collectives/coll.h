@@ -60,6 +60,7 @@ typedef struct rdmx_sop {
     uint8_t sbuf, dbuf; /* send: sbuf; recv: dbuf; copy/reduce: both */
     uint8_t swap;
     uint8_t obuf; /* reduce3: the other operand */
+    uint8_t get;  /* send: let the receiver read it (rendezvous) */
     int peer;
     size_t soff, doff, ooff;
     size_t n; /* bytes (send/recv/copy) or elements (reduce) */
@@ -88,6 +89,17 @@ void rdmx_sched_reset(rdmx_sched_t *s, int rank, int size);
 void rdmx_sched_send(rdmx_sched_t *s, int peer, int buf, size_t off,
                      size_t bytes);
 void rdmx_sched_send0(rdmx_sched_t *s, int peer); /* zero-byte token */
+/* A send the receiver reads from our buffer (rendezvous) even below the
+ * transport's eager limit: a root sending distinct blocks to many ranks
+ * of one host then leaves the copies to them, in parallel, instead of
+ * writing every block into a ring itself. */
+void rdmx_sched_send_get(rdmx_sched_t *s, int peer, int buf, size_t off,
+                         size_t bytes);
+/* Linear scatter and bcast on one host send blocks of at least this many
+ * bytes with rdmx_sched_send_get. 8 ranks on 2 cores, scatter of 64 KiB,
+ * medians of 5 alternating runs: 30.5 us against 56.9 us through the rings
+ * (Open MPI 38.7). */
+#define RDMX_COLL_GET_MIN 16384
 void rdmx_sched_recv(rdmx_sched_t *s, int peer, int buf, size_t off,
                      size_t bytes);
 void rdmx_sched_recv0(rdmx_sched_t *s, int peer);

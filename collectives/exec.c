@@ -292,7 +292,7 @@ static rdmx_status_t post_round(rdmx_coll_exec_t *x, int inline_sends)
         }
         rdmx_request_t *r = NULL;
         rdmx_status_t st;
-        if (o->kind == RDMX_SOP_SEND && inline_sends) {
+        if (o->kind == RDMX_SOP_SEND && inline_sends && !o->get) {
             st = rdmx_send_eager_blocking(addr(x, o->sbuf, o->soff), o->n,
                                           MPI_BYTE, o->peer, x->tag, x->comm,
                                           RDMX_CTX_COLL);
@@ -307,7 +307,9 @@ static rdmx_status_t post_round(rdmx_coll_exec_t *x, int inline_sends)
         }
         if (o->kind == RDMX_SOP_SEND)
             st = rdmx_isend(addr(x, o->sbuf, o->soff), o->n, MPI_BYTE, o->peer,
-                            x->tag, x->comm, RDMX_CTX_COLL, RDMX_SEND_STANDARD,
+                            x->tag, x->comm, RDMX_CTX_COLL,
+                            RDMX_SEND_STANDARD |
+                                (o->get ? RDMX_SEND_FLAG_GET : 0),
                             &r);
         else
             st = rdmx_irecv(addr(x, o->dbuf, o->doff), o->n, MPI_BYTE, o->peer,

@@ -121,8 +121,12 @@ rdmx_status_t rdmx_coll_scatter_linear(rdmx_sched_t *s,
     int p = a->size, root = a->root;
     size_t b = a->bytes;
     if (a->rank == root) {
-        for (int i = 0; i < p; i++)
-            rdmx_sched_send(s, i, RDMX_SB_SEND, (size_t)i * b, b);
+        for (int i = 0; i < p; i++) {
+            if (a->single_host && b >= RDMX_COLL_GET_MIN)
+                rdmx_sched_send_get(s, i, RDMX_SB_SEND, (size_t)i * b, b);
+            else
+                rdmx_sched_send(s, i, RDMX_SB_SEND, (size_t)i * b, b);
+        }
         rdmx_sched_copy(s, RDMX_SB_SEND, (size_t)root * b, RDMX_SB_RECV, 0, b);
     } else {
         rdmx_sched_recv(s, root, RDMX_SB_RECV, 0, b);

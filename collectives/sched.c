@@ -106,6 +106,15 @@ void rdmx_sched_recv(rdmx_sched_t *s, int peer, int buf, size_t off,
         msg(s, RDMX_SOP_RECV, peer, buf, off, bytes);
 }
 
+void rdmx_sched_send_get(rdmx_sched_t *s, int peer, int buf, size_t off,
+                         size_t bytes)
+{
+    size_t n = s->nops;
+    rdmx_sched_send(s, peer, buf, off, bytes);
+    if (s->nops > n)
+        s->ops[n].get = 1;
+}
+
 void rdmx_sched_send0(rdmx_sched_t *s, int peer)
 {
     msg(s, RDMX_SOP_SEND, peer, RDMX_SB_SEND, 0, 0);

@@ -201,6 +201,8 @@ rdmx_status_t rdmx_isend(const void *buf, size_t count,
                          rdmx_comm_t *comm, int ctx, int mode,
                          rdmx_request_t **out)
 {
+    int prefer_get = mode & RDMX_SEND_FLAG_GET;
+    mode &= ~RDMX_SEND_FLAG_GET;
     rdmx_status_t st = check_common(dt, comm);
     if (st != RDMX_OK)
         return st;
@@ -248,7 +250,8 @@ rdmx_status_t rdmx_isend(const void *buf, size_t count,
     rdmx_wire_hdr_t hdr = {.context_id = comm->context_id + (uint32_t)ctx,
                            .src = comm->rank, .tag = tag};
     struct iovec iov;
-    if (bytes <= r->tp->caps.eager_limit) {
+    if (bytes <= r->tp->caps.eager_limit &&
+        !(prefer_get && bytes && (r->tp->caps.flags & RDMX_TP_CAP_GET))) {
         hdr.type = RDMX_MSG_EAGER;
         hdr.len = bytes;
         hdr.req = rdmx_request_handle(r);

@@ -127,11 +127,15 @@ rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
      * vDSO call per received message. */
     long start = 0, last_yield = 0;
     unsigned idle = 0;
-    int yielding = 0;
+    /* Without a spin window (ranks outnumber cores) the first empty pass
+     * already hands the core over: the rank we wait for is usually queued
+     * behind us. */
+    int yield_at_once = spin_ns == 0 && yield_ns > 0;
+    int yielding = yield_at_once;
     while (!cond(arg)) {
         if (rdmx_progress() > 0) {
             idle = 0;
-            yielding = 0;
+            yielding = yield_at_once;
             start = 0; /* something moved: restart the spin window */
             continue;
         }
@@ -176,6 +180,7 @@ rdmx_status_t rdmx_progress_wait(int (*cond)(void *arg), void *arg)
         (void)n; /* whatever woke us, the next progress pass handles it */
         start = 0;
         idle = 0;
+        yielding = yield_at_once;
     }
     return RDMX_OK;
 }

@@ -23,6 +23,9 @@ enum rdmx_send_mode {
     RDMX_SEND_STANDARD = 0,
     RDMX_SEND_SYNC = 1,
     RDMX_SEND_READY = 2,
+    /* Flag on top of a mode: rendezvous even below the eager limit when
+     * the transport can GET, so the receiver copies (collectives). */
+    RDMX_SEND_FLAG_GET = 0x100,
 };
 
 typedef struct rdmx_request rdmx_request_t;
