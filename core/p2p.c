@@ -283,6 +283,8 @@ rdmx_status_t rdmx_isend(const void *buf, size_t count,
         }
         r->arg = d; /* freed with the request below */
         hdr.type = RDMX_MSG_RTS;
+        if (prefer_get)
+            hdr.flags |= RDMX_MSG_FLAG_FANOUT;
         hdr.len = sizeof(*d);
         hdr.req = rdmx_request_handle(r);
         iov.iov_base = d;
@@ -481,12 +483,14 @@ static void rndv_start(rdmx_request_t *r, const rdmx_wire_hdr_t *hdr,
     }
     r->arg = chunks;
     r->pending = (int)nchunks;
+    unsigned gflags =
+        hdr->flags & RDMX_MSG_FLAG_FANOUT ? RDMX_GET_FLAG_FANOUT : 0;
     for (size_t i = 0; i < nchunks; i++) {
         size_t off = i * chunk, len = n - off < chunk ? n - off : chunk;
         chunks[i].comp.cb = get_done_cb;
         chunks[i].req = r;
         st = tp->ops->get(ep, (char *)dest + off, len, r->memh, d->addr + off,
-                          d->rkey, d->rkey_len, &chunks[i].comp);
+                          d->rkey, d->rkey_len, gflags, &chunks[i].comp);
         if (st == RDMX_OK) {
             get_done_cb(&chunks[i].comp, RDMX_OK);
         } else if (st != RDMX_INPROGRESS) {

@@ -54,6 +54,9 @@ enum rdmx_msg_type {
 
 enum rdmx_msg_flags {
     RDMX_MSG_FLAG_SYNC = 1u << 0,
+    /* RTS: one of several blocks a sender offers to many readers at once
+     * (a collective's fan-out): each reader should pull its own. */
+    RDMX_MSG_FLAG_FANOUT = 1u << 1,
 };
 
 typedef struct rdmx_wire_hdr {

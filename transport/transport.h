@@ -75,6 +75,14 @@ struct rdmx_memh {
     uint8_t rkey[RDMX_RKEY_MAX]; /* packed remote key sent in an RTS */
 };
 
+/* Flags of get(). */
+enum rdmx_get_flags {
+    /* The sender offers blocks to many readers at once (a collective's
+     * fan-out): a transport that can choose how to copy lets the readers
+     * pull in parallel rather than asking the sender to push. */
+    RDMX_GET_FLAG_FANOUT = 1u << 0,
+};
+
 typedef struct rdmx_transport_ops {
     size_t size; /* sizeof(rdmx_transport_ops_t) at build time */
     const char *name;
@@ -126,7 +134,7 @@ typedef struct rdmx_transport_ops {
     rdmx_status_t (*get)(rdmx_ep_t *ep, void *local, size_t len,
                          rdmx_memh_t *local_memh, uint64_t remote_addr,
                          const uint8_t *rkey, uint32_t rkey_len,
-                         rdmx_completion_t *comp);
+                         unsigned flags, rdmx_completion_t *comp);
     rdmx_status_t (*put)(rdmx_ep_t *ep, const void *local, size_t len,
                          rdmx_memh_t *local_memh, uint64_t remote_addr,
                          const uint8_t *rkey, uint32_t rkey_len,

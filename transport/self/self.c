@@ -123,6 +123,7 @@ static void self_mem_dereg(rdmx_transport_t *tp, rdmx_memh_t *m)
 static rdmx_status_t self_get(rdmx_ep_t *ep, void *local, size_t len,
                               rdmx_memh_t *local_memh, uint64_t remote_addr,
                               const uint8_t *rkey, uint32_t rkey_len,
+                              unsigned flags,
                               rdmx_completion_t *comp)
 {
     (void)ep;

@@ -211,6 +211,11 @@ typedef struct rdmx_shm_transport {
     uint32_t ring_cells;
     size_t max_body; /* largest ring record body */
     int cma_enabled;
+    /* Point-to-point reads from this size up go through the two-copy
+     * pipeline if the calibration says it is faster (0 = never), and the
+     * calibration's verdict: 0 not run, 1 pipeline, 2 CMA. */
+    size_t pipeline_min;
+    int pipeline_verdict;
     pid_t pid; /* ours, put in every rkey (getpid() is a system call) */
     int membarrier; /* registered for, and able to issue, membarrier */
 
@@ -291,6 +296,7 @@ void rdmx_shm_mem_dereg(rdmx_transport_t *tp, rdmx_memh_t *memh);
 rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
                            rdmx_memh_t *local_memh, uint64_t remote_addr,
                            const uint8_t *rkey, uint32_t rkey_len,
+                           unsigned flags,
                            rdmx_completion_t *comp);
 void rdmx_shm_get_on_request(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
                              const void *body, size_t len);
@@ -301,6 +307,7 @@ void rdmx_shm_get_cleanup(rdmx_shm_transport_t *tp);
 
 /* shm_coop.c */
 void rdmx_shm_coop_init(rdmx_shm_transport_t *tp);
+void rdmx_shm_pipeline_init(rdmx_shm_transport_t *tp);
 void rdmx_shm_coop_cleanup(rdmx_shm_transport_t *tp);
 /* Large CMA GET shared with the owner; RDMX_ERR_AGAIN: not applicable. */
 rdmx_status_t rdmx_shm_coop_get(rdmx_ep_t *ep, void *local, size_t len,

@@ -239,6 +239,7 @@ rdmx_status_t rdmx_verbs_send(rdmx_ep_t *ep, const rdmx_wire_hdr_t *hdr,
 rdmx_status_t rdmx_verbs_get(rdmx_ep_t *ep, void *local, size_t len,
                              rdmx_memh_t *local_memh, uint64_t remote_addr,
                              const uint8_t *rkey, uint32_t rkey_len,
+                             unsigned flags,
                              rdmx_completion_t *comp);
 rdmx_status_t rdmx_verbs_put(rdmx_ep_t *ep, const void *local, size_t len,
                              rdmx_memh_t *local_memh, uint64_t remote_addr,

@@ -533,6 +533,7 @@ static rdmx_status_t rma_post(rdmx_ep_t *ep, int kind, void *local, size_t len,
 rdmx_status_t rdmx_verbs_get(rdmx_ep_t *ep, void *local, size_t len,
                              rdmx_memh_t *local_memh, uint64_t remote_addr,
                              const uint8_t *rkey, uint32_t rkey_len,
+                             unsigned flags,
                              rdmx_completion_t *comp)
 {
     return rma_post(ep, RDMX_VERBS_OP_READ, local, len, local_memh, remote_addr,
