@@ -272,7 +272,12 @@ rdmx_status_t rdmx_isend(const void *buf, size_t count,
         d->len = bytes;
         r->pending = 2; /* RTS sent + (FIN or CTS) */
         if (r->tp->caps.flags & RDMX_TP_CAP_GET) {
-            st = r->tp->ops->mem_reg(r->tp, (void *)src, bytes, &r->memh);
+            if (prefer_get && r->tp->ops->mem_reg_shared)
+                st = r->tp->ops->mem_reg_shared(r->tp, (void *)src, bytes,
+                                                &r->memh);
+            else
+                st = r->tp->ops->mem_reg(r->tp, (void *)src, bytes,
+                                         &r->memh);
             if (st != RDMX_OK) {
                 free(d);
                 goto fail;

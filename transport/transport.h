@@ -170,6 +170,13 @@ typedef struct rdmx_transport_ops {
     /* One line for rdmx-info / RDMX_LOG=info describing the peer's path,
      * e.g. "tcp 127.0.0.1:40123". May be NULL. */
     void (*describe_ep)(rdmx_ep_t *ep, char *buf, size_t len);
+
+    /* Optional (NULL: the core uses mem_reg). mem_reg for a buffer that
+     * several peers will read at once (a collective's fan-out, RTS flag
+     * RDMX_MSG_FLAG_FANOUT): the transport may copy it once to where the
+     * readers copy from faster. Released with mem_dereg. */
+    rdmx_status_t (*mem_reg_shared)(rdmx_transport_t *tp, void *addr,
+                                    size_t len, rdmx_memh_t **memh);
 } rdmx_transport_ops_t;
 
 /* Registered transports, in preference order (see registry.c). */

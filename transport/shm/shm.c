@@ -773,6 +773,7 @@ const rdmx_transport_ops_t rdmx_shm_ops = {
     .send = rdmx_shm_send,
     .mem_reg = rdmx_shm_mem_reg,
     .mem_dereg = rdmx_shm_mem_dereg,
+    .mem_reg_shared = rdmx_shm_mem_reg_shared,
     .get = rdmx_shm_get,
     .put = NULL,
     .progress = rdmx_shm_progress,

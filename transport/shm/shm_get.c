@@ -43,10 +43,18 @@ RDMX_CONFIG_VAR("RDMX_SHM_PIPELINE_MIN", "2m",
                 "the two-copy pipeline when a timing at the first one finds "
                 "process_vm_readv under half of memcpy's speed; 0 = never");
 
+RDMX_CONFIG_VAR("RDMX_SHM_FANOUT_BYTES", "1m",
+                "shm: staging area per rank (on nodes of 3 or more ranks) "
+                "for a buffer sent to several local ranks at once (bcast): "
+                "copied there once, read by all with memcpy; 0 = none");
+
 void rdmx_shm_pipeline_init(rdmx_shm_transport_t *tp)
 {
     tp->pipeline_min = rdmx_config_size("RDMX_SHM_PIPELINE_MIN");
     tp->pipeline_verdict = 0;
+    size_t fb = rdmx_config_size("RDMX_SHM_FANOUT_BYTES");
+    tp->fanout_bytes =
+        tp->local_size >= 3 ? (fb + 4095) & ~(size_t)4095 : 0;
 }
 
 static double rdmx_shm_seconds(void)
@@ -181,6 +189,7 @@ rdmx_status_t rdmx_shm_mem_reg(rdmx_transport_t *base, void *addr, size_t len,
     key.pid = (int32_t)tp->pid;
     key.region = id;
     key.gen = mh->gen;
+    key.stage_gen = 0;
     memcpy(mh->base.rkey, &key, sizeof(key));
     mh->base.rkey_len = sizeof(key);
     tp->regions[id] = mh;
@@ -197,6 +206,8 @@ void rdmx_shm_mem_dereg(rdmx_transport_t *base, rdmx_memh_t *memh)
 
     if (!mh)
         return;
+    if (mh->fanout && --tp->fanout_refs == 0)
+        tp->fanout_staged = 0;
     if (mh->region < tp->nregions && tp->regions[mh->region] == mh) {
         tp->regions[mh->region] = NULL;
         if (mh->region < tp->free_region)
@@ -208,6 +219,84 @@ void rdmx_shm_mem_dereg(rdmx_transport_t *base, rdmx_memh_t *memh)
      * memory: the core deregisters only after FIN, i.e. after the reader
      * has all bytes, so none is. */
     free(mh);
+}
+
+/* A buffer several local ranks will read at once (a collective's fan-out).
+ * The first registration of a buffer is an ordinary one; a second while
+ * the first lives (the next reader of the same bytes) copies the buffer
+ * into our staging area once, and that and every further registration of
+ * it carry the staging generation in their key: those readers memcpy from
+ * the shared area, which on this VM is three times as fast as
+ * process_vm_readv. The area is reused only when no registration names it
+ * any more, i.e. after every reader's FIN. */
+rdmx_status_t rdmx_shm_mem_reg_shared(rdmx_transport_t *base, void *addr,
+                                      size_t len, rdmx_memh_t **out)
+{
+    rdmx_shm_transport_t *tp = (rdmx_shm_transport_t *)base;
+    rdmx_status_t st = rdmx_shm_mem_reg(base, addr, len, out);
+    rdmx_shm_memh_t *mh;
+
+    if (st != RDMX_OK || !tp->fanout_bytes || !tp->ctl)
+        return st;
+    mh = (rdmx_shm_memh_t *)*out;
+    if (tp->fanout_refs == 0) {
+        tp->fanout_addr = addr;
+        tp->fanout_len = len;
+        tp->fanout_staged = 0;
+    } else if (tp->fanout_addr != addr || tp->fanout_len != len) {
+        return RDMX_OK; /* another buffer is out: an ordinary one */
+    } else if (!tp->fanout_staged && len <= tp->fanout_bytes) {
+        rdmx_shm_ctl_t *ctl = tp->ctl;
+        memcpy((char *)ctl + ctl->fanout_offset, addr, len);
+        if (++tp->fanout_gen == 0)
+            tp->fanout_gen = 1;
+        atomic_store_explicit(&ctl->fanout_base, (uint64_t)(uintptr_t)addr,
+                              memory_order_relaxed);
+        atomic_store_explicit(&ctl->fanout_len, (uint64_t)len,
+                              memory_order_relaxed);
+        atomic_store_explicit(&ctl->fanout_gen, tp->fanout_gen,
+                              memory_order_release);
+        tp->fanout_staged = 1;
+        RDMX_DEBUG("shm: %zu bytes staged for several readers "
+                   "(generation %u)",
+                   len, tp->fanout_gen);
+    }
+    mh->fanout = 1;
+    tp->fanout_refs++;
+    if (tp->fanout_staged) {
+        rdmx_shm_rkey_t key;
+        memcpy(&key, mh->base.rkey, sizeof(key));
+        key.stage_gen = tp->fanout_gen;
+        memcpy(mh->base.rkey, &key, sizeof(key));
+    }
+    return RDMX_OK;
+}
+
+/* Reader side: `len` bytes at the owner's `remote_addr` from its staging
+ * area, if the key's generation is what the area holds (before and after
+ * the copy). 0 if not: the caller reads the owner's memory instead. */
+static int rdmx_shm_get_staged(rdmx_ep_t *ep, void *local, size_t len,
+                               uint64_t remote_addr,
+                               const rdmx_shm_rkey_t *key)
+{
+    rdmx_shm_ctl_t *ctl = ep->ctl;
+    uint64_t base, slen;
+
+    if (!key->stage_gen || !ctl->fanout_bytes ||
+        atomic_load_explicit(&ctl->fanout_gen, memory_order_acquire) !=
+            key->stage_gen)
+        return 0;
+    base = atomic_load_explicit(&ctl->fanout_base, memory_order_relaxed);
+    slen = atomic_load_explicit(&ctl->fanout_len, memory_order_relaxed);
+    /* Never trust the peer's numbers: stay inside the area we mapped. */
+    if (slen > ctl->fanout_bytes || remote_addr < base ||
+        remote_addr - base > slen || len > slen - (remote_addr - base))
+        return 0;
+    memcpy(local, (const char *)ctl + ctl->fanout_offset + (remote_addr - base),
+           len);
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&ctl->fanout_gen, memory_order_relaxed) ==
+           key->stage_gen;
 }
 
 rdmx_shm_memh_t *rdmx_shm_region_find(rdmx_shm_transport_t *tp,
@@ -342,6 +431,10 @@ rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
     if (local_memh && !((rdmx_shm_memh_t *)local_memh)->get_dest) {
         ((rdmx_shm_memh_t *)local_memh)->get_dest = 1;
         tp->nexposed--;
+    }
+    if (rdmx_shm_get_staged(ep, local, len, remote_addr, &key)) {
+        st = rdmx_shm_complete_later(tp, comp, RDMX_OK);
+        return st == RDMX_OK ? RDMX_INPROGRESS : st;
     }
     if (ep->cma && !rdmx_shm_pipeline_wins(tp, len, flags)) {
         /* In a fan-out the owner's help would be split among all readers

@@ -15,6 +15,10 @@
  *   +------------------------------+ ring_offset + ring_stride
  *   | ring from local rank 1       |
  *   | ...                          |  (the owner's own slot is unused)
+ *   +------------------------------+ fanout_offset (page aligned)
+ *   | fan-out staging area         |  fanout_bytes (0 on 2-rank nodes):
+ *   |                              |  a buffer the owner sends to several
+ *   |                              |  peers at once, copied here once
  *   +------------------------------+ seg_bytes
  *
  * Only local rank i produces into ring i of a segment; only the owner
@@ -34,7 +38,7 @@
 #include "transport/transport.h"
 
 #define RDMX_SHM_MAGIC 0x72646d78u /* "rdmx" */
-#define RDMX_SHM_VERSION 2u
+#define RDMX_SHM_VERSION 3u
 #define RDMX_SHM_NAME_MAX 128
 
 typedef struct rdmx_shm_ctl {
@@ -46,6 +50,7 @@ typedef struct rdmx_shm_ctl {
     uint64_t ring_offset;
     uint64_t ring_stride;
     uint64_t coop_offset; /* rdmx_shm_coop_t[local_size][COOP_SLOTS] */
+    uint64_t fanout_offset, fanout_bytes; /* staging area, may be empty */
     int32_t owner_rank;
     int32_t owner_pid;
     /* A reader checks with one process_vm_readv of cma_probe_addr (in the
@@ -58,6 +63,12 @@ typedef struct rdmx_shm_ctl {
     uint32_t membarrier;
     _Alignas(64) _Atomic uint32_t attached; /* peers that mapped us */
     _Alignas(64) _Atomic uint32_t sleeping; /* owner blocks on wake fd */
+    /* What the staging area holds: the owner's buffer at fanout_base,
+     * fanout_len bytes, under generation fanout_gen (stored last, with
+     * release; 0 = nothing). Readers compare it with their rkey's. */
+    _Alignas(64) _Atomic uint32_t fanout_gen;
+    _Atomic uint64_t fanout_base;
+    _Atomic uint64_t fanout_len;
 } rdmx_shm_ctl_t;
 
 /* Ring record kinds (values >= 1; 0 is the ring's PAD). */
@@ -139,6 +150,7 @@ typedef struct rdmx_shm_rkey {
     int32_t pid;
     uint32_t region;
     uint32_t gen;
+    uint32_t stage_gen; /* != 0: also in the owner's staging area */
 } rdmx_shm_rkey_t;
 #define RDMX_SHM_RKEY_MAGIC 0x73686d6bu /* "shmk" */
 
@@ -147,6 +159,7 @@ typedef struct rdmx_shm_memh {
     uint32_t region;
     uint32_t gen;
     int get_dest; /* the destination of a read of ours, not exposed */
+    int fanout;   /* counted in the transport's fanout_refs */
 } rdmx_shm_memh_t;
 
 /* Something waiting for ring room towards one peer, sent in order. */
@@ -216,6 +229,14 @@ typedef struct rdmx_shm_transport {
      * calibration's verdict: 0 not run, 1 pipeline, 2 CMA. */
     size_t pipeline_min;
     int pipeline_verdict;
+    /* Fan-out staging (shm_get.c): the buffer registered for several
+     * readers, how many live registrations name it, whether and under
+     * which generation it sits in our staging area. */
+    size_t fanout_bytes;
+    const void *fanout_addr;
+    size_t fanout_len;
+    int fanout_refs, fanout_staged;
+    uint32_t fanout_gen;
     pid_t pid; /* ours, put in every rkey (getpid() is a system call) */
     int membarrier; /* registered for, and able to issue, membarrier */
 
@@ -293,6 +314,8 @@ int rdmx_shm_cma_check(rdmx_ep_t *ep);
 rdmx_status_t rdmx_shm_mem_reg(rdmx_transport_t *tp, void *addr, size_t len,
                                rdmx_memh_t **memh);
 void rdmx_shm_mem_dereg(rdmx_transport_t *tp, rdmx_memh_t *memh);
+rdmx_status_t rdmx_shm_mem_reg_shared(rdmx_transport_t *tp, void *addr,
+                                      size_t len, rdmx_memh_t **memh);
 rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
                            rdmx_memh_t *local_memh, uint64_t remote_addr,
                            const uint8_t *rkey, uint32_t rkey_len,

@@ -72,7 +72,7 @@ static rdmx_shm_ring_shared_t *rdmx_shm_ring_in(rdmx_shm_ctl_t *ctl, int i)
 rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
 {
     rdmx_runtime_t *rt = tp->base.rt;
-    size_t stride, off, coop_off, bytes;
+    size_t stride, off, coop_off, bytes, fanout_off;
     rdmx_shm_ctl_t *ctl;
     rdmx_status_t st;
     int fd, err;
@@ -87,6 +87,9 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
                          sizeof(rdmx_shm_coop_t);
     off = (off + 4095) & ~(size_t)4095;
     bytes = off + stride * (size_t)tp->local_size;
+    bytes = (bytes + 4095) & ~(size_t)4095;
+    fanout_off = bytes;
+    bytes += tp->fanout_bytes;
 
     /* A leftover of an earlier job with the same id would be stale. */
     shm_unlink(tp->seg_name);
@@ -124,6 +127,9 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
     ctl->ring_offset = off;
     ctl->ring_stride = stride;
     ctl->coop_offset = coop_off;
+    ctl->fanout_offset = fanout_off;
+    ctl->fanout_bytes = tp->fanout_bytes;
+    atomic_store_explicit(&ctl->fanout_gen, 0, memory_order_relaxed);
     ctl->owner_rank = rt->rank;
     ctl->owner_pid = (int32_t)getpid();
     rdmx_shm_cma_publish(ctl);
@@ -200,7 +206,10 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
         ctl->coop_offset + (uint64_t)ctl->local_size * RDMX_SHM_COOP_SLOTS *
                 sizeof(rdmx_shm_coop_t) >
             ctl->ring_offset ||
-        ctl->ring_offset + ctl->ring_stride * ctl->local_size > bytes) {
+        ctl->ring_offset + ctl->ring_stride * ctl->local_size > bytes ||
+        ctl->fanout_offset < ctl->ring_offset ||
+        ctl->fanout_offset > bytes ||
+        ctl->fanout_bytes > bytes - ctl->fanout_offset) {
         RDMX_ERROR("shm: segment %s of rank %d on %s is not a valid rdmx "
                    "v%u segment for a node of %d ranks",
                    name, ep->peer, rt->hostname, RDMX_SHM_VERSION,
