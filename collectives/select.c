@@ -201,8 +201,11 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
          * between processes sharing cores. 8 ranks on 2 cores: 64 KiB
          * 177 us (Rabenseifner 237, Open MPI 417), 256 KiB 521-694 us
          * (ring 599-624, Rabenseifner 2139-2308, Open MPI 628-635), 512 KiB
-         * 1224 us (Rabenseifner 2158, ring 1293). */
-        if (a->single_host && n < 1048576)
+         * 1224 us (Rabenseifner 2158, ring 1293). With the bcast read from
+         * the shm staging area (up to RDMX_SHM_FANOUT_BYTES, 1 MiB), also at
+         * 1 MiB: 1479-1870 us, Rabenseifner 1760-1976, Open MPI 1721-1785
+         * (3 alternating runs). */
+        if (a->single_host && n <= 1048576)
             return pick(a->kind, "reduce_bcast");
         if (a->commutative && n >= 1048576 && p <= 64 && !is_pow2(p))
             return pick(a->kind, "ring");
