@@ -89,6 +89,50 @@ rdmx_status_t rdmx_coll_allreduce_recursive_doubling(rdmx_sched_t *s,
     return s->err;
 }
 
+/* Every rank sends its vector to every other and reduces all p of them
+ * itself, in rank order (so every rank computes the same result, also for
+ * non-commutative operations): one round of p-1 messages each way instead
+ * of log p dependent rounds. On a host with more ranks than cores every
+ * round costs a scheduling pass over all ranks, which is what this saves. */
+rdmx_status_t rdmx_coll_allreduce_direct(rdmx_sched_t *s,
+                                         const rdmx_coll_args_t *a)
+{
+    int r = a->rank, p = a->size;
+    size_t bytes = a->count * a->esize;
+    if (p == 1) {
+        settle(s, a, RDMX_SB_SEND);
+        return s->err;
+    }
+    rdmx_sched_tmp(s, 0, bytes * (size_t)p);
+    for (int j = 0; j < p; j++) {
+        if (j == r)
+            continue;
+        rdmx_sched_send(s, j, RDMX_SB_SEND, 0, bytes);
+        rdmx_sched_recv(s, j, RDMX_SB_TMP, (size_t)j * bytes, bytes);
+    }
+    /* Our own vector: in SEND, or in RECV when in place, which the first
+     * reduction overwrites, so it moves to our TMP slot first. */
+    int own = RDMX_SB_SEND;
+    size_t own_off = 0;
+    if (a->in_place) {
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_TMP, (size_t)r * bytes,
+                        bytes);
+        own = RDMX_SB_TMP;
+        own_off = (size_t)r * bytes;
+    }
+#define SLOT_BUF(j) ((j) == r ? own : RDMX_SB_TMP)
+#define SLOT_OFF(j) ((j) == r ? own_off : (size_t)(j) * bytes)
+    rdmx_sched_reduce3(s, SLOT_BUF(0), SLOT_OFF(0), SLOT_BUF(1), SLOT_OFF(1),
+                       RDMX_SB_RECV, 0, a->count, 0);
+    for (int j = 2; j < p; j++)
+        rdmx_sched_reduce(s, SLOT_BUF(j), SLOT_OFF(j), RDMX_SB_RECV, 0,
+                          a->count, 1);
+#undef SLOT_BUF
+#undef SLOT_OFF
+    rdmx_sched_round(s);
+    return s->err;
+}
+
 rdmx_status_t rdmx_coll_allreduce_rabenseifner(rdmx_sched_t *s,
                                                const rdmx_coll_args_t *a)
 {

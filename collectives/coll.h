@@ -215,6 +215,7 @@ RDMX_DECLARE_BUILD(allreduce_recursive_doubling);
 RDMX_DECLARE_BUILD(allreduce_rabenseifner);
 RDMX_DECLARE_BUILD(allreduce_ring);
 RDMX_DECLARE_BUILD(allreduce_reduce_bcast);
+RDMX_DECLARE_BUILD(allreduce_direct);
 RDMX_DECLARE_BUILD(gather_binomial);
 RDMX_DECLARE_BUILD(gather_linear);
 RDMX_DECLARE_BUILD(gatherv_linear);
