@@ -158,16 +158,20 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
     case RDMX_COLL_BCAST: {
         /* Two ranks: one message; segmenting it only adds round trips
          * (1 MiB on shm: 45 us whole, 400 us in 32 KiB segments). */
-        if (n <= 16384 || p <= 2)
+        if (p <= 2)
             return pick(a->kind, "binomial");
         /* One host: every receiver reads the root's buffer directly and at
-         * once. 8 ranks on 2 cores, quiet machine: 64 KiB linear 39-62 us,
-         * binomial 62-73; 1 MiB linear 173-224, binomial 317-335 (loaded:
-         * pipelined 2140-2530, scatter+allgather 4100-11300). Segmenting
-         * and scattering only add hand-overs between processes that share
-         * cores. */
-        if (a->single_host)
-            return pick(a->kind, p <= 16 ? "linear" : "binomial");
+         * once, and the root's p-1 sends need one scheduling pass over the
+         * ranks where the tree needs one per level. 8 ranks on 2 cores,
+         * quiet machine: 8 B to 16 KiB linear 14-29 us, binomial 28-73
+         * (three runs); 64 KiB linear 39-62 us, binomial 62-73; 1 MiB
+         * linear 173-224, binomial 317-335 (loaded: pipelined 2140-2530,
+         * scatter+allgather 4100-11300). Segmenting and scattering only
+         * add hand-overs between processes that share cores. */
+        if (a->single_host && p <= 16)
+            return pick(a->kind, "linear");
+        if (n <= 16384 || a->single_host)
+            return pick(a->kind, "binomial");
         /* scatter + ring allgather costs (p-1)a + 2nb against the tree's
          * log p (a + nb): it wins once n b (log p - 2) > (p-1-log p) a. */
         int lg = 0;
