@@ -11,7 +11,8 @@
  * Commutative-only algorithms are checked with MPI_SUM on int64.
  *
  * Algorithms whose message count grows as p^2 (alltoall, allgather, ring
- * allreduce / reduce-scatter) run up to 1000 ranks; the rest up to 4097.
+ * allreduce / reduce-scatter) run up to 1000 ranks, the direct allreduce
+ * (p^2 whole vectors) up to 100; the rest up to 4097.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +143,11 @@ static int in_scope(const rdmx_coll_algo_t *al, int p)
         al->kind == RDMX_COLL_ALLGATHER || al->kind == RDMX_COLL_ALLGATHERV ||
         strcmp(al->name, "ring") == 0 || al->kind == RDMX_COLL_GATHERV ||
         al->kind == RDMX_COLL_SCATTERV;
+    /* The direct allreduce sends every whole vector to every rank: p^2
+     * vectors in flight (gigabytes at 1000 ranks). It is chosen for
+     * p <= 16 only. */
+    if (strcmp(al->name, "direct") == 0)
+        return p <= 100;
     return !quadratic || p <= BIG_P;
 }
 
