@@ -264,15 +264,10 @@ static rdmx_transport_t *choose_transport(rdmx_runtime_t *rt, int peer)
     return best;
 }
 
-rdmx_status_t rdmx_rt_get_ep(rdmx_runtime_t *rt, int peer,
-                             rdmx_transport_t **tp, rdmx_ep_t **ep)
+rdmx_status_t rdmx_rt_connect_ep(rdmx_runtime_t *rt, int peer,
+                                 rdmx_transport_t **tp, rdmx_ep_t **ep)
 {
     rdmx_peer_t *p = &rt->peers[peer];
-    if (p->ep) {
-        *tp = p->tp;
-        *ep = p->ep;
-        return RDMX_OK;
-    }
     if (!p->tp)
         p->tp = choose_transport(rt, peer);
     if (!p->tp) {

@@ -172,15 +172,9 @@ rdmx_status_t rdmx_send_eager_blocking(const void *buf, size_t count,
     if (!dt->contiguous || rdmx_dt_bytes(dt, count, &bytes) != RDMX_OK)
         return RDMX_ERR_AGAIN;
     int peer = rdmx_comm_world_rank(comm, dest);
-    rdmx_peer_t *p = &rdmx_rt.peers[peer];
-    if (p->ep) {
-        tp = p->tp;
-        ep = p->ep;
-    } else if (rdmx_rt_get_ep(&rdmx_rt, peer, &tp, &ep) != RDMX_OK) {
+    if (rdmx_rt_get_ep(&rdmx_rt, peer, &tp, &ep) != RDMX_OK ||
+        bytes > tp->caps.eager_limit)
         return RDMX_ERR_AGAIN; /* the general path reports errors */
-    }
-    if (bytes > tp->caps.eager_limit)
-        return RDMX_ERR_AGAIN;
     rdmx_wire_hdr_t hdr = {.type = RDMX_MSG_EAGER,
                            .context_id = comm->context_id + (uint32_t)ctx,
                            .src = comm->rank,

@@ -56,8 +56,23 @@ typedef struct rdmx_runtime {
 
 extern rdmx_runtime_t rdmx_rt;
 
-/* The endpoint towards world rank `peer`, created on first call. */
-rdmx_status_t rdmx_rt_get_ep(rdmx_runtime_t *rt, int peer,
-                             rdmx_transport_t **tp, rdmx_ep_t **ep);
+/* First use of `peer`: choose its transport and create the endpoint. */
+rdmx_status_t rdmx_rt_connect_ep(rdmx_runtime_t *rt, int peer,
+                                 rdmx_transport_t **tp, rdmx_ep_t **ep);
+
+/* The endpoint towards world rank `peer`, created on first call. Inline:
+ * every eager send asks, and a call was a visible part of a 1-byte send. */
+static inline rdmx_status_t rdmx_rt_get_ep(rdmx_runtime_t *rt, int peer,
+                                           rdmx_transport_t **tp,
+                                           rdmx_ep_t **ep)
+{
+    rdmx_peer_t *p = &rt->peers[peer];
+    if (p->ep) {
+        *tp = p->tp;
+        *ep = p->ep;
+        return RDMX_OK;
+    }
+    return rdmx_rt_connect_ep(rt, peer, tp, ep);
+}
 
 #endif

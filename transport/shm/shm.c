@@ -129,7 +129,7 @@ static rdmx_status_t rdmx_shm_open(rdmx_runtime_t *rt, rdmx_transport_t **out)
         }
         tp->membarrier = rdmx_shm_fence_setup();
         rdmx_shm_coop_init(tp);
-        rdmx_shm_pipeline_init(tp);
+        rdmx_shm_get_init(tp);
         st = rdmx_shm_segment_create(tp);
         if (st != RDMX_OK)
             goto err_free;

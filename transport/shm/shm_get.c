@@ -48,7 +48,7 @@ RDMX_CONFIG_VAR("RDMX_SHM_FANOUT_BYTES", "1m",
                 "for a buffer sent to several local ranks at once (bcast): "
                 "copied there once, read by all with memcpy; 0 = none");
 
-void rdmx_shm_pipeline_init(rdmx_shm_transport_t *tp)
+void rdmx_shm_get_init(rdmx_shm_transport_t *tp)
 {
     tp->pipeline_min = rdmx_config_size("RDMX_SHM_PIPELINE_MIN");
     tp->pipeline_verdict = 0;

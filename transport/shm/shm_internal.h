@@ -316,6 +316,8 @@ rdmx_status_t rdmx_shm_mem_reg(rdmx_transport_t *tp, void *addr, size_t len,
 void rdmx_shm_mem_dereg(rdmx_transport_t *tp, rdmx_memh_t *memh);
 rdmx_status_t rdmx_shm_mem_reg_shared(rdmx_transport_t *tp, void *addr,
                                       size_t len, rdmx_memh_t **memh);
+/* Read the large-read settings: pipeline threshold, staging area size. */
+void rdmx_shm_get_init(rdmx_shm_transport_t *tp);
 rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
                            rdmx_memh_t *local_memh, uint64_t remote_addr,
                            const uint8_t *rkey, uint32_t rkey_len,
@@ -330,7 +332,6 @@ void rdmx_shm_get_cleanup(rdmx_shm_transport_t *tp);
 
 /* shm_coop.c */
 void rdmx_shm_coop_init(rdmx_shm_transport_t *tp);
-void rdmx_shm_pipeline_init(rdmx_shm_transport_t *tp);
 void rdmx_shm_coop_cleanup(rdmx_shm_transport_t *tp);
 /* Large CMA GET shared with the owner; RDMX_ERR_AGAIN: not applicable. */
 rdmx_status_t rdmx_shm_coop_get(rdmx_ep_t *ep, void *local, size_t len,
