@@ -41,7 +41,11 @@ enum rdmx_sbuf {
     RDMX_SB_RECV = 1, /* the (packed) output */
     RDMX_SB_TMP = 2,  /* scratch, sched->tmp_bytes[0] */
     RDMX_SB_TMP2 = 3, /* scratch, sched->tmp_bytes[1] */
-    RDMX_SB_COUNT = 4,
+    /* A rank's collective area in node-shared memory (args->shared_bytes):
+     * written only by its owner, read by local ops of every rank (the op's
+     * `peer`/`opeer` name whose area). */
+    RDMX_SB_SHARED = 4,
+    RDMX_SB_COUNT = 5,
 };
 
 typedef enum rdmx_sop_kind {
@@ -61,7 +65,9 @@ typedef struct rdmx_sop {
     uint8_t swap;
     uint8_t obuf; /* reduce3: the other operand */
     uint8_t get;  /* send: let the receiver read it (rendezvous) */
-    int peer;
+    /* send/recv: the other rank; local ops: whose RDMX_SB_SHARED area
+     * sbuf (peer) and obuf (opeer) are; dbuf is always our own. */
+    int peer, opeer;
     size_t soff, doff, ooff;
     size_t n; /* bytes (send/recv/copy) or elements (reduce) */
 } rdmx_sop_t;
@@ -112,6 +118,13 @@ void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
 void rdmx_sched_reduce3(rdmx_sched_t *s, int sbuf, size_t soff, int obuf,
                         size_t ooff, int dbuf, size_t doff, size_t count,
                         int swap);
+/* The same with sources in other ranks' RDMX_SB_SHARED areas: sbuf is
+ * rank `peer`'s, obuf rank `opeer`'s (for other buffers, our own). */
+void rdmx_sched_copy_from(rdmx_sched_t *s, int peer, int sbuf, size_t soff,
+                          int dbuf, size_t doff, size_t bytes);
+void rdmx_sched_reduce3_from(rdmx_sched_t *s, int peer, int sbuf, size_t soff,
+                             int opeer, int obuf, size_t ooff, int dbuf,
+                             size_t doff, size_t count, int swap);
 /* Close the current round: later operations start a new one. */
 void rdmx_sched_round(rdmx_sched_t *s);
 /* Reserve scratch buffer `which` (0/1) of at least `bytes`. */
@@ -170,6 +183,12 @@ typedef struct rdmx_coll_args {
     const size_t *rcounts; /* alltoallv: receive side */
     const size_t *roffs;
     size_t segsize; /* pipelining segment, bytes */
+    /* Blocking collectives on one host: bytes of every rank's collective
+     * area (RDMX_SB_SHARED; 0 = none) and the areas, indexed by rank in the
+     * communicator, mapped here (NULL in the simulator, which makes its
+     * own). */
+    size_t shared_bytes;
+    void *const *shared_areas;
 } rdmx_coll_args_t;
 
 typedef rdmx_status_t (*rdmx_coll_build_fn)(rdmx_sched_t *s,
@@ -216,6 +235,7 @@ RDMX_DECLARE_BUILD(allreduce_rabenseifner);
 RDMX_DECLARE_BUILD(allreduce_ring);
 RDMX_DECLARE_BUILD(allreduce_reduce_bcast);
 RDMX_DECLARE_BUILD(allreduce_direct);
+RDMX_DECLARE_BUILD(allreduce_shared);
 RDMX_DECLARE_BUILD(gather_binomial);
 RDMX_DECLARE_BUILD(gather_linear);
 RDMX_DECLARE_BUILD(gatherv_linear);

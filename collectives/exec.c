@@ -34,6 +34,7 @@ struct rdmx_coll_exec {
     rdmx_comm_t *comm;
     rdmx_sched_t s;
     void *buf[RDMX_SB_COUNT];
+    void *const *shared; /* RDMX_SB_SHARED of each rank (args) */
     struct block *allocs;
     size_t nallocs, allocs_cap;
     struct unpack *unpacks;
@@ -177,13 +178,14 @@ static int same_schedule_args(const rdmx_coll_args_t *k,
            k->count == a->count && k->esize == a->esize &&
            k->commutative == a->commutative &&
            k->single_host == a->single_host && k->bytes == a->bytes &&
-           k->segsize == a->segsize;
+           k->segsize == a->segsize && k->shared_bytes == a->shared_bytes;
 }
 
 rdmx_status_t rdmx_coll_exec_build(rdmx_coll_exec_t *x,
                                    const rdmx_coll_args_t *a)
 {
     rdmx_sched_t *s = &x->s;
+    x->shared = a->shared_areas;
     /* v variants depend on their arrays' contents: always built. */
     int keyable = !a->counts && !a->offs && !a->rcounts && !a->roffs;
     if (keyable && x->key_valid && same_schedule_args(&x->key, a)) {
@@ -265,9 +267,17 @@ void rdmx_coll_exec_free(rdmx_coll_exec_t *x)
     exec_pool[exec_pooled++] = x;
 }
 
+/* Buffer `buf` at `off`; a RDMX_SB_SHARED buffer is rank `owner`'s. */
+static char *addr_of(rdmx_coll_exec_t *x, int buf, int owner, size_t off)
+{
+    if (buf == RDMX_SB_SHARED)
+        return (char *)x->shared[owner] + off;
+    return (char *)x->buf[buf] + off;
+}
+
 static char *addr(rdmx_coll_exec_t *x, int buf, size_t off)
 {
-    return (char *)x->buf[buf] + off;
+    return addr_of(x, buf, x->s.rank, off);
 }
 
 /* `inline_sends`: the caller is a blocking collective (not a poll from the
@@ -356,8 +366,8 @@ static rdmx_status_t reduce2(rdmx_coll_exec_t *x, const char *src, char *dst,
 static rdmx_status_t reduce3(rdmx_coll_exec_t *x, const rdmx_sop_t *o)
 {
     rdmx_sched_t *s = &x->s;
-    const char *src = addr(x, o->sbuf, o->soff);
-    const char *other = addr(x, o->obuf, o->ooff);
+    const char *src = addr_of(x, o->sbuf, o->peer, o->soff);
+    const char *other = addr_of(x, o->obuf, o->opeer, o->ooff);
     char *dst = addr(x, o->dbuf, o->doff);
     /* In place, the input is the output's memory under another name. */
     if (other == dst)
@@ -387,9 +397,10 @@ static rdmx_status_t run_locals(rdmx_coll_exec_t *x)
         const rdmx_sop_t *o = &s->ops[i];
         rdmx_status_t st = RDMX_OK;
         if (o->kind == RDMX_SOP_COPY)
-            memmove(addr(x, o->dbuf, o->doff), addr(x, o->sbuf, o->soff), o->n);
+            memmove(addr(x, o->dbuf, o->doff),
+                    addr_of(x, o->sbuf, o->peer, o->soff), o->n);
         else if (o->kind == RDMX_SOP_REDUCE)
-            st = reduce2(x, addr(x, o->sbuf, o->soff),
+            st = reduce2(x, addr_of(x, o->sbuf, o->peer, o->soff),
                          addr(x, o->dbuf, o->doff), o->n, o->swap);
         else if (o->kind == RDMX_SOP_REDUCE3)
             st = reduce3(x, o);

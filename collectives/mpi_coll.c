@@ -61,6 +61,43 @@ static int comm_single_host(rdmx_comm_t *comm)
     return comm->single_host == 2;
 }
 
+/* Every rank's collective area (transport op coll_area), or none. Every
+ * rank reaches the same answer as long as all run with the same transport
+ * settings: the areas exist on every rank of a node or on none, and a
+ * member reached by another transport has none for anybody. */
+static void comm_shared_areas(rdmx_comm_t *comm)
+{
+    comm->coll_areas_known = 1;
+    void **areas = calloc((size_t)comm->size, sizeof(*areas));
+    size_t bytes = 0;
+    if (!areas)
+        return;
+    for (int i = 0; i < comm->size; i++) {
+        int w = rdmx_comm_world_rank(comm, i);
+        rdmx_transport_t *tp = NULL;
+        rdmx_ep_t *ep = NULL;
+        size_t b = 0;
+        if (w == rdmx_rt.rank) {
+            /* Ourselves (served by self): the area of our shm transport. */
+            for (int t = 0; t < rdmx_rt.ntransports && !areas[i]; t++) {
+                tp = rdmx_rt.transports[t];
+                if (tp->ops->coll_area)
+                    areas[i] = tp->ops->coll_area(tp, NULL, &b);
+            }
+        } else if (rdmx_rt_get_ep(&rdmx_rt, w, &tp, &ep) == RDMX_OK &&
+                   tp->ops->coll_area) {
+            areas[i] = tp->ops->coll_area(tp, ep, &b);
+        }
+        if (!areas[i] || (i > 0 && b != bytes)) {
+            free(areas);
+            return;
+        }
+        bytes = b;
+    }
+    comm->coll_areas = areas;
+    comm->coll_area_bytes = bytes;
+}
+
 static int begin(cctx_t *c, MPI_Comm comm, const char *call,
                  rdmx_coll_kind_t kind)
 {
@@ -253,6 +290,16 @@ static int start(cctx_t *c, MPI_Request *request)
 
 static int run(cctx_t *c)
 {
+    /* Only blocking collectives use the areas: one runs at a time on a
+     * rank (MPI_THREAD_SERIALIZED at most), and it ends only when every
+     * rank is done reading them. Nonblocking ones never match blocking
+     * ones, so they may choose differently. */
+    if (c->a.kind == RDMX_COLL_ALLREDUCE && c->a.single_host) {
+        if (!c->comm->coll_areas_known)
+            comm_shared_areas(c->comm);
+        c->a.shared_bytes = c->comm->coll_area_bytes;
+        c->a.shared_areas = c->comm->coll_areas;
+    }
     TRY(build(c));
     rdmx_status_t st = rdmx_coll_exec_run(c->x);
     c->x = NULL;

@@ -128,7 +128,14 @@ void rdmx_sched_recv0(rdmx_sched_t *s, int peer)
 void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                      size_t doff, size_t bytes)
 {
-    if (!bytes || (sbuf == dbuf && soff == doff))
+    rdmx_sched_copy_from(s, s->rank, sbuf, soff, dbuf, doff, bytes);
+}
+
+void rdmx_sched_copy_from(rdmx_sched_t *s, int peer, int sbuf, size_t soff,
+                          int dbuf, size_t doff, size_t bytes)
+{
+    if (!bytes || (sbuf == dbuf && soff == doff &&
+                   (sbuf != RDMX_SB_SHARED || peer == s->rank)))
         return;
     rdmx_sop_t *o = push(s, 0);
     if (!o)
@@ -136,6 +143,8 @@ void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
     o->kind = RDMX_SOP_COPY;
     o->sbuf = (uint8_t)sbuf;
     o->dbuf = (uint8_t)dbuf;
+    o->peer = peer;
+    o->opeer = s->rank;
     o->soff = soff;
     o->doff = doff;
     o->n = bytes;
@@ -152,6 +161,7 @@ void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
     o->kind = RDMX_SOP_REDUCE;
     o->sbuf = (uint8_t)sbuf;
     o->dbuf = (uint8_t)dbuf;
+    o->peer = o->opeer = s->rank;
     o->soff = soff;
     o->doff = doff;
     o->n = count;
@@ -162,13 +172,26 @@ void rdmx_sched_reduce3(rdmx_sched_t *s, int sbuf, size_t soff, int obuf,
                         size_t ooff, int dbuf, size_t doff, size_t count,
                         int swap)
 {
+    rdmx_sched_reduce3_from(s, s->rank, sbuf, soff, s->rank, obuf, ooff, dbuf,
+                            doff, count, swap);
+}
+
+void rdmx_sched_reduce3_from(rdmx_sched_t *s, int peer, int sbuf, size_t soff,
+                             int opeer, int obuf, size_t ooff, int dbuf,
+                             size_t doff, size_t count, int swap)
+{
     size_t before = s->nops;
     rdmx_sched_reduce(s, sbuf, soff, dbuf, doff, count, swap);
-    if (s->nops == before || (obuf == dbuf && ooff == doff))
+    if (s->nops == before)
         return;
     rdmx_sop_t *o = &s->ops[s->nops - 1];
+    o->peer = peer;
+    if (obuf == dbuf && ooff == doff &&
+        (obuf != RDMX_SB_SHARED || opeer == s->rank))
+        return;
     o->kind = RDMX_SOP_REDUCE3;
     o->obuf = (uint8_t)obuf;
+    o->opeer = opeer;
     o->ooff = ooff;
 }
 

@@ -41,6 +41,7 @@ typedef struct rstate {
     size_t msg_rounds;
     size_t sent, recvd, reduced;
     void *tmp[2];
+    void *shared; /* RDMX_SB_SHARED */
 } rstate_t;
 
 typedef struct sim {
@@ -84,10 +85,18 @@ static void push_work(sim_t *m, int r)
     }
 }
 
+/* Rank r's buffer `buf`; its RDMX_SB_SHARED is rank `owner`'s. */
+static char *addr_of(sim_t *m, int r, int buf, int owner, size_t off)
+{
+    void *base = buf == RDMX_SB_SHARED ? m->st[owner].shared
+                 : buf < 2             ? m->mem[r][buf]
+                                       : m->st[r].tmp[buf - 2];
+    return (char *)base + off;
+}
+
 static char *addr(sim_t *m, int r, int buf, size_t off)
 {
-    void *base = buf < 2 ? m->mem[r][buf] : m->st[r].tmp[buf - 2];
-    return (char *)base + off;
+    return addr_of(m, r, buf, r, off);
 }
 
 static void fail(sim_t *m, const char *fmt, int a, int b, size_t c, size_t d)
@@ -202,19 +211,20 @@ static void run_locals(sim_t *m, int r)
         if (o->kind == RDMX_SOP_COPY) {
             if (m->mem)
                 memmove(addr(m, r, o->dbuf, o->doff),
-                        addr(m, r, o->sbuf, o->soff), o->n);
+                        addr_of(m, r, o->sbuf, o->peer, o->soff), o->n);
         } else if (o->kind == RDMX_SOP_REDUCE ||
                    o->kind == RDMX_SOP_REDUCE3) {
             size_t bytes = o->n * s->esize;
             st->reduced += bytes;
             st->finish += m->cost->gamma * (double)bytes;
             if (m->mem) {
-                char *src = addr(m, r, o->sbuf, o->soff);
+                char *src = addr_of(m, r, o->sbuf, o->peer, o->soff);
                 char *dst = addr(m, r, o->dbuf, o->doff);
                 if (o->kind == RDMX_SOP_REDUCE3) {
                     /* The other operand first goes where the result goes
                      * (memmove: in place they are the same memory). */
-                    memmove(dst, addr(m, r, o->obuf, o->ooff), bytes);
+                    memmove(dst, addr_of(m, r, o->obuf, o->opeer, o->ooff),
+                            bytes);
                 }
                 if (!o->swap) {
                     rdmx_op_apply_packed(s->op, src, dst, o->n, s->dt);
@@ -273,10 +283,13 @@ rdmx_status_t rdmx_sim_run(const rdmx_coll_args_t *args,
             ret = st;
             goto out;
         }
-        if (mem)
+        if (mem) {
             for (int i = 0; i < 2; i++)
                 if (m.s[r].tmp_bytes[i])
                     m.st[r].tmp[i] = calloc(1, m.s[r].tmp_bytes[i]);
+            if (args[r].shared_bytes)
+                m.st[r].shared = calloc(1, args[r].shared_bytes);
+        }
     }
     /* Channels: at most one per message; keep chains short. */
     size_t nmsg = 0;
@@ -367,6 +380,7 @@ out:
         for (int r = 0; r < p; r++) {
             free(m.st[r].tmp[0]);
             free(m.st[r].tmp[1]);
+            free(m.st[r].shared);
         }
     free(m.s);
     free(m.st);

@@ -31,8 +31,12 @@ typedef struct rdmx_comm {
     uint32_t context_id; /* even; +1 is the collective context */
     struct rdmx_errhandler *errhandler;
     uint32_t coll_seq;   /* collectives started on this comm (for tags) */
-    void *coll_private;  /* owned by collectives/ */
     int single_host;     /* collectives/: 0 unknown, 1 no, 2 all on one host */
+    /* collectives/: every rank's node-shared collective area, by rank in
+     * this communicator (NULL: none), known once coll_areas_known. */
+    int coll_areas_known;
+    void **coll_areas;
+    size_t coll_area_bytes;
     char name[MPI_MAX_OBJECT_NAME];
 } rdmx_comm_t;
 

@@ -206,6 +206,7 @@ void rdmx_comm_release(rdmx_comm_t *c)
     if (!c || c->predefined || --c->refcount > 0)
         return;
     rdmx_group_release(c->group);
+    free(c->coll_areas);
     struct rdmx_errhandler *h = c->errhandler;
     if (h && !h->predefined && --h->refcount == 0)
         free(h);

@@ -177,6 +177,14 @@ typedef struct rdmx_transport_ops {
      * readers copy from faster. Released with mem_dereg. */
     rdmx_status_t (*mem_reg_shared)(rdmx_transport_t *tp, void *addr,
                                     size_t len, rdmx_memh_t **memh);
+
+    /* Optional (NULL: none). Memory that every rank of the node maps: the
+     * collective area of `ep`'s peer (ep NULL: our own), mapped in this
+     * process, `*bytes` long and the same size on every rank; NULL if there
+     * is none. Blocking collectives on one host stage data there
+     * (collectives/allreduce_shared.c): a rank writes only its own area,
+     * and synchronises with zero-byte messages before others read it. */
+    void *(*coll_area)(rdmx_transport_t *tp, rdmx_ep_t *ep, size_t *bytes);
 } rdmx_transport_ops_t;
 
 /* Registered transports, in preference order (see registry.c). */

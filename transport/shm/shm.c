@@ -130,6 +130,7 @@ static rdmx_status_t rdmx_shm_open(rdmx_runtime_t *rt, rdmx_transport_t **out)
         tp->membarrier = rdmx_shm_fence_setup();
         rdmx_shm_coop_init(tp);
         rdmx_shm_get_init(tp);
+        rdmx_shm_coll_area_init(tp);
         st = rdmx_shm_segment_create(tp);
         if (st != RDMX_OK)
             goto err_free;
@@ -774,6 +775,7 @@ const rdmx_transport_ops_t rdmx_shm_ops = {
     .mem_reg = rdmx_shm_mem_reg,
     .mem_dereg = rdmx_shm_mem_dereg,
     .mem_reg_shared = rdmx_shm_mem_reg_shared,
+    .coll_area = rdmx_shm_coll_area,
     .get = rdmx_shm_get,
     .put = NULL,
     .progress = rdmx_shm_progress,

@@ -19,6 +19,11 @@
  *   | fan-out staging area         |  fanout_bytes (0 on 2-rank nodes):
  *   |                              |  a buffer the owner sends to several
  *   |                              |  peers at once, copied here once
+ *   +------------------------------+ coll_offset (page aligned)
+ *   | collective area              |  coll_bytes (0 on 2-rank nodes):
+ *   |                              |  written only by the owner, read by
+ *   |                              |  every local rank in blocking
+ *   |                              |  collectives (shm_coll_area.c)
  *   +------------------------------+ seg_bytes
  *
  * Only local rank i produces into ring i of a segment; only the owner
@@ -38,7 +43,7 @@
 #include "transport/transport.h"
 
 #define RDMX_SHM_MAGIC 0x72646d78u /* "rdmx" */
-#define RDMX_SHM_VERSION 3u
+#define RDMX_SHM_VERSION 4u
 #define RDMX_SHM_NAME_MAX 128
 
 typedef struct rdmx_shm_ctl {
@@ -51,6 +56,7 @@ typedef struct rdmx_shm_ctl {
     uint64_t ring_stride;
     uint64_t coop_offset; /* rdmx_shm_coop_t[local_size][COOP_SLOTS] */
     uint64_t fanout_offset, fanout_bytes; /* staging area, may be empty */
+    uint64_t coll_offset, coll_bytes;     /* collective area, may be empty */
     int32_t owner_rank;
     int32_t owner_pid;
     /* A reader checks with one process_vm_readv of cma_probe_addr (in the
@@ -237,6 +243,8 @@ typedef struct rdmx_shm_transport {
     size_t fanout_len;
     int fanout_refs, fanout_staged;
     uint32_t fanout_gen;
+    /* Bytes of the collective area in every local rank's segment. */
+    size_t coll_bytes;
     pid_t pid; /* ours, put in every rkey (getpid() is a system call) */
     int membarrier; /* registered for, and able to issue, membarrier */
 
@@ -318,6 +326,10 @@ rdmx_status_t rdmx_shm_mem_reg_shared(rdmx_transport_t *tp, void *addr,
                                       size_t len, rdmx_memh_t **memh);
 /* Read the large-read settings: pipeline threshold, staging area size. */
 void rdmx_shm_get_init(rdmx_shm_transport_t *tp);
+/* shm_coll_area.c: the collective area's size from the environment, and
+ * the transport op that hands it to the collectives. */
+void rdmx_shm_coll_area_init(rdmx_shm_transport_t *tp);
+void *rdmx_shm_coll_area(rdmx_transport_t *tp, rdmx_ep_t *ep, size_t *bytes);
 rdmx_status_t rdmx_shm_get(rdmx_ep_t *ep, void *local, size_t len,
                            rdmx_memh_t *local_memh, uint64_t remote_addr,
                            const uint8_t *rkey, uint32_t rkey_len,

@@ -72,7 +72,7 @@ static rdmx_shm_ring_shared_t *rdmx_shm_ring_in(rdmx_shm_ctl_t *ctl, int i)
 rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
 {
     rdmx_runtime_t *rt = tp->base.rt;
-    size_t stride, off, coop_off, bytes, fanout_off;
+    size_t stride, off, coop_off, bytes, fanout_off, coll_off;
     rdmx_shm_ctl_t *ctl;
     rdmx_status_t st;
     int fd, err;
@@ -90,6 +90,8 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
     bytes = (bytes + 4095) & ~(size_t)4095;
     fanout_off = bytes;
     bytes += tp->fanout_bytes;
+    coll_off = bytes; /* both sizes are whole pages */
+    bytes += tp->coll_bytes;
 
     /* A leftover of an earlier job with the same id would be stale. */
     shm_unlink(tp->seg_name);
@@ -129,6 +131,8 @@ rdmx_status_t rdmx_shm_segment_create(rdmx_shm_transport_t *tp)
     ctl->coop_offset = coop_off;
     ctl->fanout_offset = fanout_off;
     ctl->fanout_bytes = tp->fanout_bytes;
+    ctl->coll_offset = coll_off;
+    ctl->coll_bytes = tp->coll_bytes;
     atomic_store_explicit(&ctl->fanout_gen, 0, memory_order_relaxed);
     ctl->owner_rank = rt->rank;
     ctl->owner_pid = (int32_t)getpid();
@@ -209,11 +213,22 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
         ctl->ring_offset + ctl->ring_stride * ctl->local_size > bytes ||
         ctl->fanout_offset < ctl->ring_offset ||
         ctl->fanout_offset > bytes ||
-        ctl->fanout_bytes > bytes - ctl->fanout_offset) {
+        ctl->fanout_bytes > bytes - ctl->fanout_offset ||
+        ctl->coll_offset < ctl->ring_offset || ctl->coll_offset > bytes ||
+        ctl->coll_bytes > bytes - ctl->coll_offset) {
         RDMX_ERROR("shm: segment %s of rank %d on %s is not a valid rdmx "
                    "v%u segment for a node of %d ranks",
                    name, ep->peer, rt->hostname, RDMX_SHM_VERSION,
                    tp->local_size);
+        munmap(ctl, bytes);
+        return RDMX_ERR_PROTO;
+    }
+    /* Collectives choose by the area's size: it must be one job-wide. */
+    if (ctl->coll_bytes != tp->coll_bytes) {
+        RDMX_ERROR("shm: rank %d has a collective area of %llu bytes, rank "
+                   "%d of %zu: set RDMX_SHM_COLL_BYTES alike for all ranks",
+                   ep->peer, (unsigned long long)ctl->coll_bytes, rt->rank,
+                   tp->coll_bytes);
         munmap(ctl, bytes);
         return RDMX_ERR_PROTO;
     }

@@ -237,6 +237,10 @@ static void check_red(const rdmx_coll_algo_t *al, red_t t, int p, int root,
         base.dt = ival_dt;
         base.esize = sizeof(ival_t);
     }
+    /* Collective areas of six elements: 13 and 67 elements take the
+     * chunked path of the shared allreduce (halves of three), smaller
+     * counts one chunk. Other algorithms ignore them. */
+    base.shared_bytes = 6 * base.esize;
     size_t bytes = count * base.esize;
     bufs_t b;
     bufs_init(&b, &base, p, bytes, bytes);
@@ -313,7 +317,8 @@ static void test_reductions(void **state)
             t = RED_EXSCAN;
         else
             continue;
-        rdmx_coll_args_t probe = {.commutative = 0, .size = 3};
+        rdmx_coll_args_t probe = {
+            .commutative = 0, .size = 3, .esize = 8, .shared_bytes = 48};
         int noncomm = !al->usable || al->usable(&probe);
         for (size_t n = 0; n < NRANKS; n++) {
             int p = nranks[n], rt[3], nr = roots(p, rt);
