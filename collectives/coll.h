@@ -245,9 +245,11 @@ RDMX_DECLARE_BUILD(scatterv_linear);
 RDMX_DECLARE_BUILD(allgather_recursive_doubling);
 RDMX_DECLARE_BUILD(allgather_bruck);
 RDMX_DECLARE_BUILD(allgather_ring);
+RDMX_DECLARE_BUILD(allgather_shared);
 RDMX_DECLARE_BUILD(allgatherv_ring);
 RDMX_DECLARE_BUILD(alltoall_bruck);
 RDMX_DECLARE_BUILD(alltoall_pairwise);
+RDMX_DECLARE_BUILD(alltoall_shared);
 RDMX_DECLARE_BUILD(alltoallv_pairwise);
 RDMX_DECLARE_BUILD(reduce_scatter_ring);
 RDMX_DECLARE_BUILD(reduce_scatter_reduce_scatterv);
@@ -260,6 +262,9 @@ RDMX_DECLARE_BUILD(exscan_recursive_doubling);
  * p - 1 rounds, block i at offs[i] of lens[i] bytes in `buf`. */
 void rdmx_coll_ring_steps(rdmx_sched_t *s, int buf, const size_t *offs,
                           const size_t *lens, int vr, int root, int p);
+/* A sync of the shared-memory collectives (shared.c): every rank of the
+ * communicator has reached this point once it completes. */
+void rdmx_coll_shared_sync(rdmx_sched_t *s, int r, int p);
 /* Binomial-tree reduction of `a->count` elements into ACC at `tree_root`,
  * children received in TMP2. `*init` names the buffer that holds this
  * rank's contribution until the first reduction writes ACC (it may be ACC

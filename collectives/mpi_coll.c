@@ -294,7 +294,10 @@ static int run(cctx_t *c)
      * rank (MPI_THREAD_SERIALIZED at most), and it ends only when every
      * rank is done reading them. Nonblocking ones never match blocking
      * ones, so they may choose differently. */
-    if (c->a.kind == RDMX_COLL_ALLREDUCE && c->a.single_host) {
+    if ((c->a.kind == RDMX_COLL_ALLREDUCE ||
+         c->a.kind == RDMX_COLL_ALLGATHER ||
+         c->a.kind == RDMX_COLL_ALLTOALL) &&
+        c->a.single_host) {
         if (!c->comm->coll_areas_known)
             comm_shared_areas(c->comm);
         c->a.shared_bytes = c->comm->coll_area_bytes;

@@ -32,9 +32,11 @@ RDMX_CONFIG_VAR("RDMX_COLL_GATHER", NULL, "gather algorithm: binomial|linear");
 RDMX_CONFIG_VAR("RDMX_COLL_SCATTER", NULL,
                 "scatter algorithm: binomial|linear");
 RDMX_CONFIG_VAR("RDMX_COLL_ALLGATHER", NULL,
-                "allgather algorithm: recursive_doubling|bruck|ring");
+                "allgather algorithm: recursive_doubling|bruck|ring|shared "
+                "(shared: blocking calls on one host)");
 RDMX_CONFIG_VAR("RDMX_COLL_ALLTOALL", NULL,
-                "alltoall algorithm: bruck|pairwise");
+                "alltoall algorithm: bruck|pairwise|shared (shared: "
+                "blocking calls on one host)");
 RDMX_CONFIG_VAR("RDMX_COLL_REDUCE_SCATTER", NULL,
                 "reduce_scatter algorithm: ring|reduce_scatterv");
 
@@ -56,6 +58,19 @@ static int need_pow2(const rdmx_coll_args_t *a)
 static int need_commutative(const rdmx_coll_args_t *a)
 {
     return a->commutative;
+}
+
+/* Every rank has a collective area (allgather: half holds a byte). */
+static int need_shared_area(const rdmx_coll_args_t *a)
+{
+    return a->shared_bytes >= 2;
+}
+
+/* Every rank has a collective area in which half holds a byte for every
+ * rank (alltoall). */
+static int need_shared_blocks(const rdmx_coll_args_t *a)
+{
+    return a->shared_bytes >= 2 * (size_t)a->size;
 }
 
 /* Every rank has a collective area, and half of one holds an element. */
@@ -95,9 +110,13 @@ const rdmx_coll_algo_t rdmx_coll_algos[] = {
      rdmx_coll_allgather_recursive_doubling, need_pow2},
     {"bruck", RDMX_COLL_ALLGATHER, rdmx_coll_allgather_bruck, NULL},
     {"ring", RDMX_COLL_ALLGATHER, rdmx_coll_allgather_ring, NULL},
+    {"shared", RDMX_COLL_ALLGATHER, rdmx_coll_allgather_shared,
+     need_shared_area},
     {"ring", RDMX_COLL_ALLGATHERV, rdmx_coll_allgatherv_ring, NULL},
     {"bruck", RDMX_COLL_ALLTOALL, rdmx_coll_alltoall_bruck, NULL},
     {"pairwise", RDMX_COLL_ALLTOALL, rdmx_coll_alltoall_pairwise, NULL},
+    {"shared", RDMX_COLL_ALLTOALL, rdmx_coll_alltoall_shared,
+     need_shared_blocks},
     {"pairwise", RDMX_COLL_ALLTOALLV, rdmx_coll_alltoallv_pairwise, NULL},
     {"ring", RDMX_COLL_REDUCE_SCATTER, rdmx_coll_reduce_scatter_ring,
      need_commutative},
@@ -207,12 +226,13 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
             return pick(a->kind, "direct");
         /* Blocking calls on one host with shm collective areas: every
          * byte moves by memcpy through node-shared memory, at the price
-         * of three syncs (allreduce_shared.c). 1 MiB, 8 ranks on 2 cores:
+         * of three syncs (shared.c). 1 MiB, 8 ranks on 2 cores:
          * 790-880 us against reduce_bcast's 1513-1967 (Open MPI
          * 1725-1868); 128 KiB 219-225 against 283-293; 64 KiB 182-187
          * against 139-157. 4 ranks: better from 32 KiB, 16 ranks from
          * 128 KiB. */
-        if (p > 2 && need_shared(a) && n > (p <= 4 ? 16384u : 65536u))
+        if (p > 2 && p <= 16 && need_shared(a) &&
+            n > (p <= 4 ? 16384u : 65536u))
             return pick(a->kind, "shared");
         if (n <= 8192 || a->count < (size_t)p)
             return pick(a->kind, "recursive_doubling");
@@ -250,12 +270,27 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
             return pick(a->kind, "linear");
         return pick(a->kind, n <= 16384 ? "binomial" : "linear");
     case RDMX_COLL_ALLGATHER:
+        /* Blocking, one host, collective areas (shared.c): each block is
+         * copied in once and out p-1 times, 2 syncs. 8 ranks on 2 cores,
+         * us: 16 KiB 94 against bruck's 179 (Open MPI 221), 128 KiB 213
+         * against ring's 780 (598), 1 MiB 2322 against 6505 (4772); below
+         * 16 KiB the syncs cost more (4 KiB 94 against 76). 4 and 16
+         * ranks: better from 16 KiB and 8 KiB. */
+        if (p > 2 && p <= 16 && need_shared_area(a) && n > 8192)
+            return pick(a->kind, "shared");
         if (n * (size_t)p <= 65536)
             return pick(a->kind, is_pow2(p) ? "recursive_doubling" : "bruck");
         if (is_pow2(p) && n * (size_t)p <= 524288)
             return pick(a->kind, "recursive_doubling");
         return pick(a->kind, "ring");
     case RDMX_COLL_ALLTOALL:
+        /* The same for alltoall: 8 ranks, 512 B 89 us against pairwise's
+         * 159 (Open MPI 67), 64 KiB 190 against 840 (298), 1 MiB 4236
+         * against 6204 (4640); 16 ranks from 512 B (227 against 804); 4
+         * ranks only from 16 KiB (25 against 141). */
+        if (p > 2 && p <= 16 && need_shared_blocks(a) &&
+            n > (p <= 4 ? 8192u : 256u))
+            return pick(a->kind, "shared");
         return pick(a->kind, n <= 256 && p >= 8 ? "bruck" : "pairwise");
     case RDMX_COLL_REDUCE_SCATTER:
         return pick(a->kind, a->commutative ? "ring" : "reduce_scatterv");

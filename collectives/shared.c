@@ -1,32 +1,41 @@
 /*
- * allreduce_shared.c — allreduce through node-shared memory, for blocking
- * calls on a communicator whose ranks all share one host and a collective
- * area each (args->shared_bytes, from the shm transport).
+ * shared.c — collectives through node-shared memory, for blocking calls
+ * on a communicator whose ranks all share one host and a collective area
+ * each (args->shared_bytes, from the shm transport's coll_area op; see
+ * docs/ARCHITECTURE.md). A rank writes only its own area; the others read
+ * it between syncs, rounds of zero-byte messages: everyone to everyone up
+ * to 16 ranks (one scheduling pass when ranks share cores), dissemination
+ * above. Every algorithm ends with a sync, so no rank still reads an area
+ * that its owner rewrites in the next collective.
  *
- * Per chunk of the vector (at most one area, or half of one when the
- * vector needs several, so that consecutive chunks alternate halves):
+ * Against message-based algorithms every byte moves by memcpy from mapped
+ * memory, never through a ring (two copies and a hand-over per message)
+ * or process_vm_readv (which pins pages: a third of memcpy's speed on
+ * this VM).
+ *
+ * allreduce, per chunk of the vector (at most one area, or half of one
+ * when the vector needs several, so that consecutive chunks alternate
+ * halves):
  *   1. every rank copies its chunk of input into its own area;  sync
  *   2. rank r reduces slice r of the chunk from all p areas, in rank order,
  *      into its output, and copies that slice back into its own area (only
  *      rank r reads slice r of any area in this step);            sync
  *   3. every rank copies the other p-1 reduced slices from their owners'
  *      areas into its output.
- * A last sync ends the call, so no rank reads an area its owner may
- * rewrite in the next collective. With two or more chunks the halves
- * alternate: chunk c+2 overwrites a half only after the first sync of
- * chunk c+1, which no rank passes before finishing step 3 of chunk c.
+ * With two or more chunks the halves alternate: chunk c+2 overwrites a
+ * half only after the first sync of chunk c+1, which no rank passes
+ * before finishing step 3 of chunk c. Per rank 3n bytes copied and
+ * (p-1)n/p reduced, 3 syncs.
  *
- * A sync is a round of zero-byte messages: everyone to everyone up to 16
- * ranks (one scheduling pass when ranks share cores), dissemination above.
- *
- * Against message-based algorithms every byte moves with memcpy from
- * mapped memory, never through a ring or process_vm_readv, and each rank
- * reduces 1/p of the vector: per rank 3n bytes copied and (p-1)n/p
- * reduced, with 3 syncs. 8 ranks on 2 cores, 1 MiB: see select.c.
+ * allgather: every rank copies its block into its area, sync, copies the
+ * p-1 other blocks out of their owners' areas; alltoall: every rank
+ * copies its p-1 outgoing blocks into its area, sync, copies the block
+ * meant for it out of each peer's area. Both in chunks (halves alternating
+ * as above) when the data exceeds the area; 2 syncs for one chunk.
  */
 #include "coll.h"
 
-static void sync_all(rdmx_sched_t *s, int r, int p)
+void rdmx_coll_shared_sync(rdmx_sched_t *s, int r, int p)
 {
     if (p <= 16) {
         for (int i = 1; i < p; i++)
@@ -73,7 +82,7 @@ rdmx_status_t rdmx_coll_allreduce_shared(rdmx_sched_t *s,
         size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
         rdmx_sched_copy(s, RDMX_SB_SEND, base * es, RDMX_SB_SHARED, half,
                         m * es);
-        sync_all(s, r, p);
+        rdmx_coll_shared_sync(s, r, p);
         size_t lo = slice_lo(m, r, p), k = slice_lo(m, r + 1, p) - lo;
         size_t off = half + lo * es, out = (base + lo) * es;
         if (k) {
@@ -86,7 +95,7 @@ rdmx_status_t rdmx_coll_allreduce_shared(rdmx_sched_t *s,
                                         k, swap);
             rdmx_sched_copy(s, RDMX_SB_RECV, out, RDMX_SB_SHARED, off, k * es);
         }
-        sync_all(s, r, p);
+        rdmx_coll_shared_sync(s, r, p);
         for (int j = 0; j < p; j++) {
             size_t jlo = slice_lo(m, j, p), jk = slice_lo(m, j + 1, p) - jlo;
             if (j != r)
@@ -94,6 +103,76 @@ rdmx_status_t rdmx_coll_allreduce_shared(rdmx_sched_t *s,
                                      RDMX_SB_RECV, (base + jlo) * es, jk * es);
         }
     }
-    sync_all(s, r, p);
+    rdmx_coll_shared_sync(s, r, p);
+    return s->err;
+}
+
+/* Chunks of `piece` bytes per block when `n` bytes per block must fit
+ * `blocks` blocks into the area: whole blocks if they fit, else half an
+ * area's share each (0: the area is too small). */
+static size_t shared_piece(size_t area, size_t n, int blocks)
+{
+    if (n * (size_t)blocks <= area)
+        return n;
+    return area / 2 / (size_t)blocks;
+}
+
+rdmx_status_t rdmx_coll_allgather_shared(rdmx_sched_t *s,
+                                         const rdmx_coll_args_t *a)
+{
+    int r = a->rank, p = a->size;
+    size_t n = a->bytes, area = a->shared_bytes;
+    size_t piece = shared_piece(area, n, 1);
+    rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, (size_t)r * n, n);
+    if (!n || p == 1)
+        return s->err;
+    if (!piece)
+        return RDMX_ERR_INVALID;
+    size_t nchunks = (n + piece - 1) / piece;
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t off = c * piece, len = n - off < piece ? n - off : piece;
+        size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
+        rdmx_sched_copy(s, RDMX_SB_SEND, off, RDMX_SB_SHARED, half, len);
+        rdmx_coll_shared_sync(s, r, p);
+        for (int i = 1; i < p; i++) {
+            int j = (r + i) % p;
+            rdmx_sched_copy_from(s, j, RDMX_SB_SHARED, half, RDMX_SB_RECV,
+                                 (size_t)j * n + off, len);
+        }
+    }
+    rdmx_coll_shared_sync(s, r, p);
+    return s->err;
+}
+
+rdmx_status_t rdmx_coll_alltoall_shared(rdmx_sched_t *s,
+                                        const rdmx_coll_args_t *a)
+{
+    int r = a->rank, p = a->size;
+    size_t n = a->bytes, area = a->shared_bytes;
+    size_t piece = shared_piece(area, n, p);
+    rdmx_sched_copy(s, RDMX_SB_SEND, (size_t)r * n, RDMX_SB_RECV, (size_t)r * n,
+                    n);
+    if (!n || p == 1)
+        return s->err;
+    if (!piece)
+        return RDMX_ERR_INVALID;
+    size_t nchunks = (n + piece - 1) / piece;
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t off = c * piece, len = n - off < piece ? n - off : piece;
+        size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
+        /* Our area: the piece for rank j at j * piece. */
+        for (int j = 0; j < p; j++)
+            if (j != r)
+                rdmx_sched_copy(s, RDMX_SB_SEND, (size_t)j * n + off,
+                                RDMX_SB_SHARED, half + (size_t)j * piece, len);
+        rdmx_coll_shared_sync(s, r, p);
+        for (int i = 1; i < p; i++) {
+            int j = (r + i) % p;
+            rdmx_sched_copy_from(s, j, RDMX_SB_SHARED,
+                                 half + (size_t)r * piece, RDMX_SB_RECV,
+                                 (size_t)j * n + off, len);
+        }
+    }
+    rdmx_coll_shared_sync(s, r, p);
     return s->err;
 }

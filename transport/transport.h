@@ -182,7 +182,7 @@ typedef struct rdmx_transport_ops {
      * collective area of `ep`'s peer (ep NULL: our own), mapped in this
      * process, `*bytes` long and the same size on every rank; NULL if there
      * is none. Blocking collectives on one host stage data there
-     * (collectives/allreduce_shared.c): a rank writes only its own area,
+     * (collectives/shared.c): a rank writes only its own area,
      * and synchronises with zero-byte messages before others read it. */
     void *(*coll_area)(rdmx_transport_t *tp, rdmx_ep_t *ep, size_t *bytes);
 } rdmx_transport_ops_t;

@@ -347,6 +347,10 @@ static void check_blocks(const rdmx_coll_algo_t *al, int p, int root,
 {
     rdmx_coll_kind_t k = al->kind;
     rdmx_coll_args_t base = {.kind = k, .root = root, .bytes = blk};
+    /* Collective areas small enough that 29-byte blocks go in chunks
+     * (alltoall: 4 bytes per rank and half; allgather: 8 bytes per half),
+     * 1-byte blocks in one. Other algorithms ignore them. */
+    base.shared_bytes = k == RDMX_COLL_ALLTOALL ? 8 * (size_t)p : 16;
     size_t pb = (size_t)p * blk;
     size_t sendb =
         (k == RDMX_COLL_SCATTER || k == RDMX_COLL_ALLTOALL) ? pb : blk;
@@ -410,7 +414,8 @@ static void test_blocks(void **state)
             if (!in_scope(al, p))
                 continue;
             if (al->usable) {
-                rdmx_coll_args_t probe = {.size = p, .commutative = 1};
+                rdmx_coll_args_t probe = {.size = p, .commutative = 1,
+                                          .shared_bytes = 8 * (size_t)p};
                 if (!al->usable(&probe))
                     continue;
             }
