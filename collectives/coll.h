@@ -230,6 +230,7 @@ RDMX_DECLARE_BUILD(bcast_scatter_allgather);
 RDMX_DECLARE_BUILD(reduce_binomial);
 RDMX_DECLARE_BUILD(reduce_pipelined);
 RDMX_DECLARE_BUILD(reduce_rabenseifner);
+RDMX_DECLARE_BUILD(reduce_shared);
 RDMX_DECLARE_BUILD(allreduce_recursive_doubling);
 RDMX_DECLARE_BUILD(allreduce_rabenseifner);
 RDMX_DECLARE_BUILD(allreduce_ring);

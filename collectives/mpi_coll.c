@@ -294,7 +294,7 @@ static int run(cctx_t *c)
      * rank (MPI_THREAD_SERIALIZED at most), and it ends only when every
      * rank is done reading them. Nonblocking ones never match blocking
      * ones, so they may choose differently. */
-    if ((c->a.kind == RDMX_COLL_ALLREDUCE ||
+    if ((c->a.kind == RDMX_COLL_ALLREDUCE || c->a.kind == RDMX_COLL_REDUCE ||
          c->a.kind == RDMX_COLL_ALLGATHER ||
          c->a.kind == RDMX_COLL_ALLTOALL) &&
         c->a.single_host) {

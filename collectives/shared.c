@@ -27,6 +27,9 @@
  * before finishing step 3 of chunk c. Per rank 3n bytes copied and
  * (p-1)n/p reduced, 3 syncs.
  *
+ * reduce: the same up to step 2, then only the root copies the slices
+ * out (3 syncs, the last two between the root and the others only).
+ *
  * allgather: every rank copies its block into its area, sync, copies the
  * p-1 other blocks out of their owners' areas; alltoall: every rank
  * copies its p-1 outgoing blocks into its area, sync, copies the block
@@ -104,6 +107,74 @@ rdmx_status_t rdmx_coll_allreduce_shared(rdmx_sched_t *s,
         }
     }
     rdmx_coll_shared_sync(s, r, p);
+    return s->err;
+}
+
+/* reduce: as allreduce up to the reduced slices (a non-root reduces into
+ * TMP and copies the slice into its area, the root straight into its
+ * output); then everyone tells only the root, which copies the slices
+ * out, and the root's "done" to everyone ends the call. */
+rdmx_status_t rdmx_coll_reduce_shared(rdmx_sched_t *s,
+                                      const rdmx_coll_args_t *a)
+{
+    int r = a->rank, p = a->size, root = a->root;
+    size_t es = a->esize, count = a->count;
+    if (!count || !es)
+        return s->err;
+    if (p == 1) {
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0, count * es);
+        return s->err;
+    }
+    size_t area = a->shared_bytes;
+    size_t chunk = count * es <= area ? count : area / 2 / es;
+    if (!chunk)
+        return RDMX_ERR_INVALID;
+    size_t nchunks = (count + chunk - 1) / chunk;
+    int swap = !a->commutative;
+    if (r != root)
+        rdmx_sched_tmp(s, 0, (chunk / (size_t)p + 1) * es);
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t base = c * chunk;
+        size_t m = count - base < chunk ? count - base : chunk;
+        size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
+        rdmx_sched_copy(s, RDMX_SB_SEND, base * es, RDMX_SB_SHARED, half,
+                        m * es);
+        rdmx_coll_shared_sync(s, r, p);
+        size_t lo = slice_lo(m, r, p), k = slice_lo(m, r + 1, p) - lo;
+        size_t off = half + lo * es;
+        int acc = r == root ? RDMX_SB_RECV : RDMX_SB_TMP;
+        size_t acc_off = r == root ? (base + lo) * es : 0;
+        if (k) {
+            rdmx_sched_reduce3_from(s, 0, RDMX_SB_SHARED, off, 1,
+                                    RDMX_SB_SHARED, off, acc, acc_off, k, 0);
+            for (int j = 2; j < p; j++)
+                rdmx_sched_reduce3_from(s, j, RDMX_SB_SHARED, off, r, acc,
+                                        acc_off, acc, acc_off, k, swap);
+            if (r != root)
+                rdmx_sched_copy(s, RDMX_SB_TMP, 0, RDMX_SB_SHARED, off,
+                                k * es);
+        }
+        if (r != root) {
+            rdmx_sched_send0(s, root);
+            rdmx_sched_round(s);
+            continue;
+        }
+        for (int i = 1; i < p; i++)
+            rdmx_sched_recv0(s, (root + i) % p);
+        for (int j = 0; j < p; j++) {
+            size_t jlo = slice_lo(m, j, p), jk = slice_lo(m, j + 1, p) - jlo;
+            if (j != root)
+                rdmx_sched_copy_from(s, j, RDMX_SB_SHARED, half + jlo * es,
+                                     RDMX_SB_RECV, (base + jlo) * es,
+                                     jk * es);
+        }
+    }
+    if (r == root)
+        for (int i = 1; i < p; i++)
+            rdmx_sched_send0(s, (root + i) % p);
+    else
+        rdmx_sched_recv0(s, root);
+    rdmx_sched_round(s);
     return s->err;
 }
 
