@@ -65,6 +65,10 @@ typedef struct rdmx_sop {
     uint8_t swap;
     uint8_t obuf; /* reduce3: the other operand */
     uint8_t get;  /* send: let the receiver read it (rendezvous) */
+    /* recv (blocking executor): posted, not waited for; the next
+     * collective that writes our RDMX_SB_SHARED area waits for it first
+     * (rdmx_sched_recv0_release). */
+    uint8_t deferred;
     /* send/recv: the other rank; local ops: whose RDMX_SB_SHARED area
      * sbuf (peer) and obuf (opeer) are; dbuf is always our own. */
     int peer, opeer;
@@ -84,6 +88,7 @@ typedef struct rdmx_sched {
     const rdmx_datatype_t *dt; /* reduction element type */
     size_t esize;              /* packed bytes per reduction element */
     rdmx_status_t err;         /* sticky construction error (NOMEM) */
+    int writes_shared;         /* a local op writes our RDMX_SB_SHARED */
 } rdmx_sched_t;
 
 void rdmx_sched_init(rdmx_sched_t *s, int rank, int size);
@@ -109,6 +114,12 @@ void rdmx_sched_send_get(rdmx_sched_t *s, int peer, int buf, size_t off,
 void rdmx_sched_recv(rdmx_sched_t *s, int peer, int buf, size_t off,
                      size_t bytes);
 void rdmx_sched_recv0(rdmx_sched_t *s, int peer);
+/* A zero-byte token that releases our RDMX_SB_SHARED area ("peer is done
+ * reading it"): the blocking executor posts it and returns without
+ * waiting; the next schedule that writes the area waits for it first. A
+ * collective so ends without a last sync, and the wait usually finds the
+ * token long arrived. Elsewhere (simulator, nonblocking) a plain recv0. */
+void rdmx_sched_recv0_release(rdmx_sched_t *s, int peer);
 void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                      size_t doff, size_t bytes);
 void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
@@ -266,6 +277,9 @@ void rdmx_coll_ring_steps(rdmx_sched_t *s, int buf, const size_t *offs,
 /* A sync of the shared-memory collectives (shared.c): every rank of the
  * communicator has reached this point once it completes. */
 void rdmx_coll_shared_sync(rdmx_sched_t *s, int r, int p);
+/* Wait for every pending release token (rdmx_sched_recv0_release); MPI_Finalize
+ * calls it before the transports stop. */
+rdmx_status_t rdmx_coll_area_guard_drain(void);
 /* Binomial-tree reduction of `a->count` elements into ACC at `tree_root`,
  * children received in TMP2. `*init` names the buffer that holds this
  * rank's contribution until the first reduction writes ACC (it may be ACC

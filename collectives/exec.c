@@ -125,6 +125,56 @@ static void scratch_put(void *mem, size_t bytes)
     scratch_cached_bytes += bytes;
 }
 
+/*
+ * Release tokens of the shared-memory collectives (shared.c) that a
+ * blocking collective posted but did not wait for: the peers' word that
+ * they are done reading our collective area. Waited for before a schedule
+ * writes the area again, and at MPI_Finalize. Each holds its
+ * communicator.
+ */
+static rdmx_request_t **guard;
+static rdmx_comm_t **guard_comm;
+static size_t nguard, guard_cap;
+
+static rdmx_status_t guard_add(rdmx_request_t *r, rdmx_comm_t *comm)
+{
+    if (nguard == guard_cap) {
+        size_t cap = guard_cap ? 2 * guard_cap : 16;
+        rdmx_request_t **g = realloc(guard, cap * sizeof(*g));
+        if (!g)
+            return RDMX_ERR_NOMEM;
+        guard = g;
+        rdmx_comm_t **c = realloc(guard_comm, cap * sizeof(*c));
+        if (!c)
+            return RDMX_ERR_NOMEM;
+        guard_comm = c;
+        guard_cap = cap;
+    }
+    rdmx_comm_retain(comm);
+    guard[nguard] = r;
+    guard_comm[nguard++] = comm;
+    return RDMX_OK;
+}
+
+rdmx_status_t rdmx_coll_area_guard_drain(void)
+{
+    rdmx_status_t st = RDMX_OK;
+    if (!nguard)
+        return RDMX_OK;
+    rdmx_request_wait_all(guard, nguard);
+    for (size_t i = 0; i < nguard; i++) {
+        const MPI_Status *ms = rdmx_request_status(guard[i]);
+        if (ms->MPI_ERROR != MPI_SUCCESS && st == RDMX_OK)
+            st = RDMX_ERR_IO;
+        rdmx_request_free(guard[i]);
+        rdmx_comm_release(guard_comm[i]);
+    }
+    nguard = 0;
+    if (st != RDMX_OK)
+        RDMX_ERROR("collective area: a peer's release token failed");
+    return st;
+}
+
 static void exec_destroy(rdmx_coll_exec_t *x)
 {
     free(x->allocs);
@@ -302,6 +352,20 @@ static rdmx_status_t post_round(rdmx_coll_exec_t *x, int inline_sends)
         }
         rdmx_request_t *r = NULL;
         rdmx_status_t st;
+        if (o->kind == RDMX_SOP_RECV && o->deferred && inline_sends) {
+            st = rdmx_irecv(NULL, 0, MPI_BYTE, o->peer, x->tag, x->comm,
+                            RDMX_CTX_COLL, &r);
+            if (st == RDMX_OK)
+                st = guard_add(r, x->comm);
+            if (st != RDMX_OK) {
+                RDMX_ERROR("collective on comm %u: release token from rank "
+                           "%d: %s",
+                           (unsigned)x->comm->context_id, o->peer,
+                           rdmx_status_str(st));
+                return st;
+            }
+            continue;
+        }
         if (o->kind == RDMX_SOP_SEND && inline_sends && !o->get) {
             st = rdmx_send_eager_blocking(addr(x, o->sbuf, o->soff), o->n,
                                           MPI_BYTE, o->peer, x->tag, x->comm,
@@ -505,6 +569,9 @@ rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x)
     rdmx_sched_t *s = &x->s;
     rdmx_status_t st = bind_scratch(x);
     x->tag = (int)(x->comm->coll_seq++ & 0x7fffffff);
+    /* Our area may still be read by the last collective's peers. */
+    if (st == RDMX_OK && s->writes_shared)
+        st = rdmx_coll_area_guard_drain();
     while (st == RDMX_OK && x->round < s->nrounds) {
         st = post_round(x, 1);
         if (st != RDMX_OK)

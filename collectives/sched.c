@@ -125,6 +125,14 @@ void rdmx_sched_recv0(rdmx_sched_t *s, int peer)
     msg(s, RDMX_SOP_RECV, peer, RDMX_SB_RECV, 0, 0);
 }
 
+void rdmx_sched_recv0_release(rdmx_sched_t *s, int peer)
+{
+    size_t before = s->nops;
+    rdmx_sched_recv0(s, peer);
+    if (s->nops > before)
+        s->ops[s->nops - 1].deferred = 1;
+}
+
 void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                      size_t doff, size_t bytes)
 {
@@ -143,6 +151,8 @@ void rdmx_sched_copy_from(rdmx_sched_t *s, int peer, int sbuf, size_t soff,
     o->kind = RDMX_SOP_COPY;
     o->sbuf = (uint8_t)sbuf;
     o->dbuf = (uint8_t)dbuf;
+    if (dbuf == RDMX_SB_SHARED)
+        s->writes_shared = 1;
     o->peer = peer;
     o->opeer = s->rank;
     o->soff = soff;
@@ -161,6 +171,8 @@ void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
     o->kind = RDMX_SOP_REDUCE;
     o->sbuf = (uint8_t)sbuf;
     o->dbuf = (uint8_t)dbuf;
+    if (dbuf == RDMX_SB_SHARED)
+        s->writes_shared = 1;
     o->peer = o->opeer = s->rank;
     o->soff = soff;
     o->doff = doff;

@@ -213,11 +213,11 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
     }
     case RDMX_COLL_REDUCE:
         /* Blocking, one host, collective areas (shared.c): 8 ranks on 2
-         * cores, us: 64 KiB 148 against 228, 1 MiB 788 against 1407 (one
-         * sweep); equal at 32 KiB. 4 ranks: better from 16 KiB (34
-         * against 49, 1 MiB 334 against 576); 16 ranks from 32 KiB. */
+         * cores, us: 32 KiB 75 against 112-149, 64 KiB 148 against 228,
+         * 1 MiB 788 against 1407; equal at 16 KiB. 4 ranks: better from
+         * 16 KiB (34 against 49, 1 MiB 334 against 576). */
         if (p > 2 && p <= 16 && need_shared(a) &&
-            n > (p <= 4 ? 8192u : 32768u))
+            n > (p <= 4 ? 8192u : 16384u))
             return pick(a->kind, "shared");
         /* Two ranks: one message and one local reduction (1 MiB on shm:
          * binomial 226 us, Rabenseifner 293 us, pipelined 1476 us). */
@@ -235,13 +235,12 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
             return pick(a->kind, "direct");
         /* Blocking calls on one host with shm collective areas: every
          * byte moves by memcpy through node-shared memory, at the price
-         * of three syncs (shared.c). 1 MiB, 8 ranks on 2 cores:
-         * 790-880 us against reduce_bcast's 1513-1967 (Open MPI
-         * 1725-1868); 128 KiB 219-225 against 283-293; 64 KiB 182-187
-         * against 139-157. 4 ranks: better from 32 KiB, 16 ranks from
-         * 128 KiB. */
-        if (p > 2 && p <= 16 && need_shared(a) &&
-            n > (p <= 4 ? 16384u : 65536u))
+         * of two syncs and release tokens (shared.c). 8 ranks on 2 cores:
+         * 1 MiB 769 us against reduce_bcast's 1513-1967 (Open MPI
+         * 1725-1868), 64 KiB 137-143 against 182-195, 16 KiB 117-157
+         * against 218-245, 8 KiB 112 against 95. 4 ranks: from 16 KiB
+         * (29-31 against 54-80). */
+        if (p > 2 && p <= 16 && need_shared(a) && n > 8192)
             return pick(a->kind, "shared");
         if (n <= 8192 || a->count < (size_t)p)
             return pick(a->kind, "recursive_doubling");
@@ -280,12 +279,12 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
         return pick(a->kind, n <= 16384 ? "binomial" : "linear");
     case RDMX_COLL_ALLGATHER:
         /* Blocking, one host, collective areas (shared.c): each block is
-         * copied in once and out p-1 times, 2 syncs. 8 ranks on 2 cores,
-         * us: 16 KiB 94 against bruck's 179 (Open MPI 221), 128 KiB 213
-         * against ring's 780 (598), 1 MiB 2322 against 6505 (4772); below
-         * 16 KiB the syncs cost more (4 KiB 94 against 76). 4 and 16
-         * ranks: better from 16 KiB and 8 KiB. */
-        if (p > 2 && p <= 16 && need_shared_area(a) && n > 8192)
+         * copied in once and out p-1 times, one sync and release tokens.
+         * 8 ranks on 2 cores, us: 64 B 67 against bruck's 88-94, 16 KiB
+         * 67-82 against 90-113 (Open MPI 221), 128 KiB 274 against ring's
+         * 780 (598), 1 MiB 1973 against 6505 (4772); 4 and 16 ranks
+         * better or equal at every size measured (64 B-64 KiB, 8 B-8 KiB). */
+        if (p > 2 && p <= 16 && need_shared_area(a))
             return pick(a->kind, "shared");
         if (n * (size_t)p <= 65536)
             return pick(a->kind, is_pow2(p) ? "recursive_doubling" : "bruck");
@@ -293,12 +292,11 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
             return pick(a->kind, "recursive_doubling");
         return pick(a->kind, "ring");
     case RDMX_COLL_ALLTOALL:
-        /* The same for alltoall: 8 ranks, 512 B 89 us against pairwise's
-         * 159 (Open MPI 67), 64 KiB 190 against 840 (298), 1 MiB 4236
-         * against 6204 (4640); 16 ranks from 512 B (227 against 804); 4
-         * ranks only from 16 KiB (25 against 141). */
-        if (p > 2 && p <= 16 && need_shared_blocks(a) &&
-            n > (p <= 4 ? 8192u : 256u))
+        /* The same for alltoall: 8 ranks, 128 B 60-61 us against bruck's
+         * 79-81 (Open MPI 48), 64 KiB 166 against 840 (298), 1 MiB 5009
+         * against 6204 (4640), equal around 8 KiB; 4 and 16 ranks better
+         * or equal at every size measured. */
+        if (p > 2 && p <= 16 && need_shared_blocks(a))
             return pick(a->kind, "shared");
         return pick(a->kind, n <= 256 && p >= 8 ? "bruck" : "pairwise");
     case RDMX_COLL_REDUCE_SCATTER:

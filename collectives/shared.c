@@ -5,8 +5,10 @@
  * docs/ARCHITECTURE.md). A rank writes only its own area; the others read
  * it between syncs, rounds of zero-byte messages: everyone to everyone up
  * to 16 ranks (one scheduling pass when ranks share cores), dissemination
- * above. Every algorithm ends with a sync, so no rank still reads an area
- * that its owner rewrites in the next collective.
+ * above. A call ends with "done reading your area" tokens that the owner
+ * does not wait for: its next collective that writes the area waits for
+ * them first (rdmx_sched_recv0_release, exec.c), usually long after they
+ * arrived.
  *
  * Against message-based algorithms every byte moves by memcpy from mapped
  * memory, never through a ring (two copies and a hand-over per message)
@@ -25,16 +27,17 @@
  * With two or more chunks the halves alternate: chunk c+2 overwrites a
  * half only after the first sync of chunk c+1, which no rank passes
  * before finishing step 3 of chunk c. Per rank 3n bytes copied and
- * (p-1)n/p reduced, 3 syncs.
+ * (p-1)n/p reduced, 2 syncs and the release tokens.
  *
  * reduce: the same up to step 2, then only the root copies the slices
- * out (3 syncs, the last two between the root and the others only).
+ * out (a sync, tokens to the root, the root's release tokens).
  *
  * allgather: every rank copies its block into its area, sync, copies the
  * p-1 other blocks out of their owners' areas; alltoall: every rank
  * copies its p-1 outgoing blocks into its area, sync, copies the block
  * meant for it out of each peer's area. Both in chunks (halves alternating
- * as above) when the data exceeds the area; 2 syncs for one chunk.
+ * as above) when the data exceeds the area; one sync and the release
+ * tokens for one chunk.
  */
 #include "coll.h"
 
@@ -53,6 +56,24 @@ void rdmx_coll_shared_sync(rdmx_sched_t *s, int r, int p)
         rdmx_sched_recv0(s, (r - d + p) % p);
         rdmx_sched_round(s);
     }
+}
+
+/* The end of a call: tell every rank we are done reading its area and
+ * take their word for ours without waiting (rdmx_sched_recv0_release):
+ * the next collective that writes our area waits for it. Above 16 ranks
+ * a sync instead. */
+static void shared_release(rdmx_sched_t *s, int r, int p)
+{
+    /* Beyond 16 ranks p^2 tokens cost more than a waited-for sync. */
+    if (p > 16) {
+        rdmx_coll_shared_sync(s, r, p);
+        return;
+    }
+    for (int i = 1; i < p; i++)
+        rdmx_sched_send0(s, (r + i) % p);
+    for (int i = 1; i < p; i++)
+        rdmx_sched_recv0_release(s, (r - i + p) % p);
+    rdmx_sched_round(s);
 }
 
 /* Slice j of a chunk of m elements: [m j / p, m (j+1) / p). */
@@ -106,7 +127,7 @@ rdmx_status_t rdmx_coll_allreduce_shared(rdmx_sched_t *s,
                                      RDMX_SB_RECV, (base + jlo) * es, jk * es);
         }
     }
-    rdmx_coll_shared_sync(s, r, p);
+    shared_release(s, r, p);
     return s->err;
 }
 
@@ -169,11 +190,13 @@ rdmx_status_t rdmx_coll_reduce_shared(rdmx_sched_t *s,
                                      jk * es);
         }
     }
+    /* Done reading the others' areas; the root's own was read before
+     * the last tokens it received. */
     if (r == root)
         for (int i = 1; i < p; i++)
             rdmx_sched_send0(s, (root + i) % p);
     else
-        rdmx_sched_recv0(s, root);
+        rdmx_sched_recv0_release(s, root);
     rdmx_sched_round(s);
     return s->err;
 }
@@ -211,7 +234,7 @@ rdmx_status_t rdmx_coll_allgather_shared(rdmx_sched_t *s,
                                  (size_t)j * n + off, len);
         }
     }
-    rdmx_coll_shared_sync(s, r, p);
+    shared_release(s, r, p);
     return s->err;
 }
 
@@ -244,6 +267,6 @@ rdmx_status_t rdmx_coll_alltoall_shared(rdmx_sched_t *s,
                                  (size_t)j * n + off, len);
         }
     }
-    rdmx_coll_shared_sync(s, r, p);
+    shared_release(s, r, p);
     return s->err;
 }

@@ -35,6 +35,7 @@ void rdmx_comm_world_fini(void);
 void rdmx_progress_configure(int oversubscribed);
 rdmx_status_t rdmx_internal_barrier(void);
 void rdmx_coll_scratch_release_all(void); /* collectives/exec.c */
+rdmx_status_t rdmx_coll_area_guard_drain(void); /* collectives/exec.c */
 
 /* ---- key-value exchange ------------------------------------------------- */
 
@@ -555,6 +556,9 @@ int MPI_Finalize(void)
                               "MPI is not initialized");
     /* From here on a peer that closes its connections is finishing too, not
      * failing (the launcher reports ranks that really die). */
+    /* Peers' release tokens of the last shared-memory collective. */
+    if (rdmx_coll_area_guard_drain() != RDMX_OK)
+        RDMX_WARN("finalize: a collective's release token failed");
     rdmx_rt.finalizing = 1;
     /* A barrier that drives progress: control messages still queued towards
      * a peer (a FIN it waits for) leave before anyone stops polling. */
