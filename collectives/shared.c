@@ -82,99 +82,110 @@ static size_t slice_lo(size_t m, int j, int p)
     return m * (size_t)j / (size_t)p;
 }
 
+/* One chunk of a reduction's vector, in elements: where it starts, its
+ * length, the half of the area it uses, and this rank's slice of it. */
+typedef struct chunk {
+    size_t base, m, half, lo, k;
+} chunk_t;
+
+/* The trivial cases of a reduction (nothing, or one rank: a copy) and the
+ * chunk length; 0 when nothing is left to build (s->err says why). */
+static int reduce_plan(rdmx_sched_t *s, const rdmx_coll_args_t *a,
+                       size_t *chunk, size_t *nchunks)
+{
+    size_t es = a->esize, count = a->count;
+    if (!count || !es)
+        return 0;
+    if (a->size == 1) {
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0, count * es);
+        return 0;
+    }
+    *chunk = count * es <= a->shared_bytes ? count : a->shared_bytes / 2 / es;
+    if (!*chunk) {
+        s->err = RDMX_ERR_INVALID; /* not usable: an element exceeds half */
+        return 0;
+    }
+    *nchunks = (count + *chunk - 1) / *chunk;
+    return 1;
+}
+
+/* Steps 1 and 2 of chunk c: stage our input, sync, and reduce slice r of
+ * every area, in rank order (non-commutative: acc = acc op next), into
+ * `acc`: RECV at the slice's place in the vector, or TMP at 0. */
+static chunk_t reduce_chunk(rdmx_sched_t *s, const rdmx_coll_args_t *a,
+                            size_t c, size_t chunk, size_t nchunks, int acc)
+{
+    int r = a->rank, p = a->size;
+    size_t es = a->esize;
+    chunk_t ch;
+    ch.base = c * chunk;
+    ch.m = a->count - ch.base < chunk ? a->count - ch.base : chunk;
+    ch.half = nchunks == 1 ? 0 : (c % 2) * (a->shared_bytes / 2);
+    ch.lo = slice_lo(ch.m, r, p);
+    ch.k = slice_lo(ch.m, r + 1, p) - ch.lo;
+    rdmx_sched_copy(s, RDMX_SB_SEND, ch.base * es, RDMX_SB_SHARED, ch.half,
+                    ch.m * es);
+    rdmx_coll_shared_sync(s, r, p);
+    size_t off = ch.half + ch.lo * es;
+    size_t acc_off = acc == RDMX_SB_RECV ? (ch.base + ch.lo) * es : 0;
+    if (ch.k) {
+        rdmx_sched_reduce3_from(s, 0, RDMX_SB_SHARED, off, 1, RDMX_SB_SHARED,
+                                off, acc, acc_off, ch.k, 0);
+        for (int j = 2; j < p; j++)
+            rdmx_sched_reduce3_from(s, j, RDMX_SB_SHARED, off, r, acc, acc_off,
+                                    acc, acc_off, ch.k, !a->commutative);
+        /* Back into our area, where the others read it. */
+        rdmx_sched_copy(s, acc, acc_off, RDMX_SB_SHARED, off, ch.k * es);
+    }
+    return ch;
+}
+
+/* Step 3 for one rank: the reduced slices of the others (all but `skip`)
+ * from their areas into RECV. */
+static void gather_slices(rdmx_sched_t *s, const rdmx_coll_args_t *a,
+                          const chunk_t *ch, int skip)
+{
+    size_t es = a->esize;
+    for (int j = 0; j < a->size; j++) {
+        size_t lo = slice_lo(ch->m, j, a->size);
+        size_t k = slice_lo(ch->m, j + 1, a->size) - lo;
+        if (j != skip)
+            rdmx_sched_copy_from(s, j, RDMX_SB_SHARED, ch->half + lo * es,
+                                 RDMX_SB_RECV, (ch->base + lo) * es, k * es);
+    }
+}
+
 rdmx_status_t rdmx_coll_allreduce_shared(rdmx_sched_t *s,
                                          const rdmx_coll_args_t *a)
 {
-    int r = a->rank, p = a->size;
-    size_t es = a->esize, count = a->count;
-    if (!count || !es)
+    size_t chunk, nchunks;
+    if (!reduce_plan(s, a, &chunk, &nchunks))
         return s->err;
-    if (p == 1) {
-        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0, count * es);
-        return s->err;
-    }
-    size_t area = a->shared_bytes;
-    size_t chunk = count * es <= area ? count : area / 2 / es;
-    if (!chunk)
-        return RDMX_ERR_INVALID; /* not usable: an element exceeds half */
-    size_t nchunks = (count + chunk - 1) / chunk;
-    /* Non-commutative: acc = acc op next, in rank order. */
-    int swap = !a->commutative;
     for (size_t c = 0; c < nchunks; c++) {
-        size_t base = c * chunk;
-        size_t m = count - base < chunk ? count - base : chunk;
-        size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
-        rdmx_sched_copy(s, RDMX_SB_SEND, base * es, RDMX_SB_SHARED, half,
-                        m * es);
-        rdmx_coll_shared_sync(s, r, p);
-        size_t lo = slice_lo(m, r, p), k = slice_lo(m, r + 1, p) - lo;
-        size_t off = half + lo * es, out = (base + lo) * es;
-        if (k) {
-            rdmx_sched_reduce3_from(s, 0, RDMX_SB_SHARED, off, 1,
-                                    RDMX_SB_SHARED, off, RDMX_SB_RECV, out, k,
-                                    0);
-            for (int j = 2; j < p; j++)
-                rdmx_sched_reduce3_from(s, j, RDMX_SB_SHARED, off, r,
-                                        RDMX_SB_RECV, out, RDMX_SB_RECV, out,
-                                        k, swap);
-            rdmx_sched_copy(s, RDMX_SB_RECV, out, RDMX_SB_SHARED, off, k * es);
-        }
-        rdmx_coll_shared_sync(s, r, p);
-        for (int j = 0; j < p; j++) {
-            size_t jlo = slice_lo(m, j, p), jk = slice_lo(m, j + 1, p) - jlo;
-            if (j != r)
-                rdmx_sched_copy_from(s, j, RDMX_SB_SHARED, half + jlo * es,
-                                     RDMX_SB_RECV, (base + jlo) * es, jk * es);
-        }
+        chunk_t ch = reduce_chunk(s, a, c, chunk, nchunks, RDMX_SB_RECV);
+        rdmx_coll_shared_sync(s, a->rank, a->size);
+        gather_slices(s, a, &ch, a->rank);
     }
-    shared_release(s, r, p);
+    shared_release(s, a->rank, a->size);
     return s->err;
 }
 
 /* reduce: as allreduce up to the reduced slices (a non-root reduces into
- * TMP and copies the slice into its area, the root straight into its
- * output); then everyone tells only the root, which copies the slices
- * out, and the root's "done" to everyone ends the call. */
+ * TMP, the root straight into its output); then everyone tells only the
+ * root, which copies the slices out, and the root's "done" to everyone
+ * ends the call. */
 rdmx_status_t rdmx_coll_reduce_shared(rdmx_sched_t *s,
                                       const rdmx_coll_args_t *a)
 {
     int r = a->rank, p = a->size, root = a->root;
-    size_t es = a->esize, count = a->count;
-    if (!count || !es)
+    size_t chunk, nchunks;
+    if (!reduce_plan(s, a, &chunk, &nchunks))
         return s->err;
-    if (p == 1) {
-        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0, count * es);
-        return s->err;
-    }
-    size_t area = a->shared_bytes;
-    size_t chunk = count * es <= area ? count : area / 2 / es;
-    if (!chunk)
-        return RDMX_ERR_INVALID;
-    size_t nchunks = (count + chunk - 1) / chunk;
-    int swap = !a->commutative;
     if (r != root)
-        rdmx_sched_tmp(s, 0, (chunk / (size_t)p + 1) * es);
+        rdmx_sched_tmp(s, 0, (chunk / (size_t)p + 1) * a->esize);
     for (size_t c = 0; c < nchunks; c++) {
-        size_t base = c * chunk;
-        size_t m = count - base < chunk ? count - base : chunk;
-        size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
-        rdmx_sched_copy(s, RDMX_SB_SEND, base * es, RDMX_SB_SHARED, half,
-                        m * es);
-        rdmx_coll_shared_sync(s, r, p);
-        size_t lo = slice_lo(m, r, p), k = slice_lo(m, r + 1, p) - lo;
-        size_t off = half + lo * es;
-        int acc = r == root ? RDMX_SB_RECV : RDMX_SB_TMP;
-        size_t acc_off = r == root ? (base + lo) * es : 0;
-        if (k) {
-            rdmx_sched_reduce3_from(s, 0, RDMX_SB_SHARED, off, 1,
-                                    RDMX_SB_SHARED, off, acc, acc_off, k, 0);
-            for (int j = 2; j < p; j++)
-                rdmx_sched_reduce3_from(s, j, RDMX_SB_SHARED, off, r, acc,
-                                        acc_off, acc, acc_off, k, swap);
-            if (r != root)
-                rdmx_sched_copy(s, RDMX_SB_TMP, 0, RDMX_SB_SHARED, off,
-                                k * es);
-        }
+        chunk_t ch = reduce_chunk(s, a, c, chunk, nchunks,
+                                  r == root ? RDMX_SB_RECV : RDMX_SB_TMP);
         if (r != root) {
             rdmx_sched_send0(s, root);
             rdmx_sched_round(s);
@@ -182,13 +193,7 @@ rdmx_status_t rdmx_coll_reduce_shared(rdmx_sched_t *s,
         }
         for (int i = 1; i < p; i++)
             rdmx_sched_recv0(s, (root + i) % p);
-        for (int j = 0; j < p; j++) {
-            size_t jlo = slice_lo(m, j, p), jk = slice_lo(m, j + 1, p) - jlo;
-            if (j != root)
-                rdmx_sched_copy_from(s, j, RDMX_SB_SHARED, half + jlo * es,
-                                     RDMX_SB_RECV, (base + jlo) * es,
-                                     jk * es);
-        }
+        gather_slices(s, a, &ch, root);
     }
     /* Done reading the others' areas; the root's own was read before
      * the last tokens it received. */
