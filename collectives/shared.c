@@ -216,13 +216,18 @@ static size_t shared_piece(size_t area, size_t n, int blocks)
     return area / 2 / (size_t)blocks;
 }
 
-rdmx_status_t rdmx_coll_allgather_shared(rdmx_sched_t *s,
-                                         const rdmx_coll_args_t *a)
+/* allgather (alltoall 0) and alltoall (1): the same chunk loop. Our area
+ * holds our block (allgather) or the piece for rank j at j * piece
+ * (alltoall); each rank copies out of every other area what is meant for
+ * it. */
+static rdmx_status_t blocks_shared(rdmx_sched_t *s, const rdmx_coll_args_t *a,
+                                   int alltoall)
 {
     int r = a->rank, p = a->size;
     size_t n = a->bytes, area = a->shared_bytes;
-    size_t piece = shared_piece(area, n, 1);
-    rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, (size_t)r * n, n);
+    size_t piece = shared_piece(area, n, alltoall ? p : 1);
+    rdmx_sched_copy(s, RDMX_SB_SEND, alltoall ? (size_t)r * n : 0,
+                    RDMX_SB_RECV, (size_t)r * n, n);
     if (!n || p == 1)
         return s->err;
     if (!piece)
@@ -231,11 +236,17 @@ rdmx_status_t rdmx_coll_allgather_shared(rdmx_sched_t *s,
     for (size_t c = 0; c < nchunks; c++) {
         size_t off = c * piece, len = n - off < piece ? n - off : piece;
         size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
-        rdmx_sched_copy(s, RDMX_SB_SEND, off, RDMX_SB_SHARED, half, len);
+        if (!alltoall)
+            rdmx_sched_copy(s, RDMX_SB_SEND, off, RDMX_SB_SHARED, half, len);
+        for (int j = 0; alltoall && j < p; j++)
+            if (j != r)
+                rdmx_sched_copy(s, RDMX_SB_SEND, (size_t)j * n + off,
+                                RDMX_SB_SHARED, half + (size_t)j * piece, len);
         rdmx_coll_shared_sync(s, r, p);
+        size_t from = half + (alltoall ? (size_t)r * piece : 0);
         for (int i = 1; i < p; i++) {
             int j = (r + i) % p;
-            rdmx_sched_copy_from(s, j, RDMX_SB_SHARED, half, RDMX_SB_RECV,
+            rdmx_sched_copy_from(s, j, RDMX_SB_SHARED, from, RDMX_SB_RECV,
                                  (size_t)j * n + off, len);
         }
     }
@@ -243,35 +254,14 @@ rdmx_status_t rdmx_coll_allgather_shared(rdmx_sched_t *s,
     return s->err;
 }
 
+rdmx_status_t rdmx_coll_allgather_shared(rdmx_sched_t *s,
+                                         const rdmx_coll_args_t *a)
+{
+    return blocks_shared(s, a, 0);
+}
+
 rdmx_status_t rdmx_coll_alltoall_shared(rdmx_sched_t *s,
                                         const rdmx_coll_args_t *a)
 {
-    int r = a->rank, p = a->size;
-    size_t n = a->bytes, area = a->shared_bytes;
-    size_t piece = shared_piece(area, n, p);
-    rdmx_sched_copy(s, RDMX_SB_SEND, (size_t)r * n, RDMX_SB_RECV, (size_t)r * n,
-                    n);
-    if (!n || p == 1)
-        return s->err;
-    if (!piece)
-        return RDMX_ERR_INVALID;
-    size_t nchunks = (n + piece - 1) / piece;
-    for (size_t c = 0; c < nchunks; c++) {
-        size_t off = c * piece, len = n - off < piece ? n - off : piece;
-        size_t half = nchunks == 1 ? 0 : (c % 2) * (area / 2);
-        /* Our area: the piece for rank j at j * piece. */
-        for (int j = 0; j < p; j++)
-            if (j != r)
-                rdmx_sched_copy(s, RDMX_SB_SEND, (size_t)j * n + off,
-                                RDMX_SB_SHARED, half + (size_t)j * piece, len);
-        rdmx_coll_shared_sync(s, r, p);
-        for (int i = 1; i < p; i++) {
-            int j = (r + i) % p;
-            rdmx_sched_copy_from(s, j, RDMX_SB_SHARED,
-                                 half + (size_t)r * piece, RDMX_SB_RECV,
-                                 (size_t)j * n + off, len);
-        }
-    }
-    shared_release(s, r, p);
-    return s->err;
+    return blocks_shared(s, a, 1);
 }
