@@ -234,6 +234,7 @@ rdmx_status_t rdmx_coll_build(rdmx_sched_t *s, const rdmx_coll_args_t *a,
 #define RDMX_DECLARE_BUILD(n)                                                  \
     rdmx_status_t rdmx_coll_##n(rdmx_sched_t *s, const rdmx_coll_args_t *a)
 RDMX_DECLARE_BUILD(barrier_dissemination);
+RDMX_DECLARE_BUILD(barrier_linear);
 RDMX_DECLARE_BUILD(bcast_binomial);
 RDMX_DECLARE_BUILD(bcast_linear);
 RDMX_DECLARE_BUILD(bcast_pipelined_binomial);
