@@ -355,8 +355,8 @@ static rdmx_status_t post_round(rdmx_coll_exec_t *x, int inline_sends)
         if (o->kind == RDMX_SOP_RECV && o->deferred && inline_sends) {
             st = rdmx_irecv(NULL, 0, MPI_BYTE, o->peer, x->tag, x->comm,
                             RDMX_CTX_COLL, &r);
-            if (st == RDMX_OK)
-                st = guard_add(r, x->comm);
+            if (st == RDMX_OK && (st = guard_add(r, x->comm)) != RDMX_OK)
+                rdmx_request_free(r); /* recycled once the token arrives */
             if (st != RDMX_OK) {
                 RDMX_ERROR("collective on comm %u: release token from rank "
                            "%d: %s",

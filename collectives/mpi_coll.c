@@ -68,31 +68,36 @@ static int comm_single_host(rdmx_comm_t *comm)
 static void comm_shared_areas(rdmx_comm_t *comm)
 {
     comm->coll_areas_known = 1;
-    void **areas = calloc((size_t)comm->size, sizeof(*areas));
+    /* Ours first (we are served by self, not by the area's transport):
+     * without one, no endpoint towards the others is made for nothing. */
+    void *own = NULL;
     size_t bytes = 0;
+    for (int t = 0; t < rdmx_rt.ntransports && !own; t++) {
+        rdmx_transport_t *tp = rdmx_rt.transports[t];
+        if (tp->ops->coll_area)
+            own = tp->ops->coll_area(tp, NULL, &bytes);
+    }
+    if (!own)
+        return;
+    void **areas = calloc((size_t)comm->size, sizeof(*areas));
     if (!areas)
         return;
     for (int i = 0; i < comm->size; i++) {
         int w = rdmx_comm_world_rank(comm, i);
-        rdmx_transport_t *tp = NULL;
-        rdmx_ep_t *ep = NULL;
+        rdmx_transport_t *tp;
+        rdmx_ep_t *ep;
         size_t b = 0;
         if (w == rdmx_rt.rank) {
-            /* Ourselves (served by self): the area of our shm transport. */
-            for (int t = 0; t < rdmx_rt.ntransports && !areas[i]; t++) {
-                tp = rdmx_rt.transports[t];
-                if (tp->ops->coll_area)
-                    areas[i] = tp->ops->coll_area(tp, NULL, &b);
-            }
-        } else if (rdmx_rt_get_ep(&rdmx_rt, w, &tp, &ep) == RDMX_OK &&
-                   tp->ops->coll_area) {
-            areas[i] = tp->ops->coll_area(tp, ep, &b);
+            areas[i] = own;
+            continue;
         }
-        if (!areas[i] || (i > 0 && b != bytes)) {
+        if (rdmx_rt_get_ep(&rdmx_rt, w, &tp, &ep) == RDMX_OK &&
+            tp->ops->coll_area)
+            areas[i] = tp->ops->coll_area(tp, ep, &b);
+        if (!areas[i] || b != bytes) {
             free(areas);
             return;
         }
-        bytes = b;
     }
     comm->coll_areas = areas;
     comm->coll_area_bytes = bytes;

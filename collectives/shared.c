@@ -111,9 +111,11 @@ static int reduce_plan(rdmx_sched_t *s, const rdmx_coll_args_t *a,
 
 /* Steps 1 and 2 of chunk c: stage our input, sync, and reduce slice r of
  * every area, in rank order (non-commutative: acc = acc op next), into
- * `acc`: RECV at the slice's place in the vector, or TMP at 0. */
+ * `acc`: RECV at the slice's place in the vector, or TMP at 0; `publish`:
+ * copy the reduced slice back into our area for the others to read. */
 static chunk_t reduce_chunk(rdmx_sched_t *s, const rdmx_coll_args_t *a,
-                            size_t c, size_t chunk, size_t nchunks, int acc)
+                            size_t c, size_t chunk, size_t nchunks, int acc,
+                            int publish)
 {
     int r = a->rank, p = a->size;
     size_t es = a->esize;
@@ -134,8 +136,8 @@ static chunk_t reduce_chunk(rdmx_sched_t *s, const rdmx_coll_args_t *a,
         for (int j = 2; j < p; j++)
             rdmx_sched_reduce3_from(s, j, RDMX_SB_SHARED, off, r, acc, acc_off,
                                     acc, acc_off, ch.k, !a->commutative);
-        /* Back into our area, where the others read it. */
-        rdmx_sched_copy(s, acc, acc_off, RDMX_SB_SHARED, off, ch.k * es);
+        if (publish)
+            rdmx_sched_copy(s, acc, acc_off, RDMX_SB_SHARED, off, ch.k * es);
     }
     return ch;
 }
@@ -162,7 +164,7 @@ rdmx_status_t rdmx_coll_allreduce_shared(rdmx_sched_t *s,
     if (!reduce_plan(s, a, &chunk, &nchunks))
         return s->err;
     for (size_t c = 0; c < nchunks; c++) {
-        chunk_t ch = reduce_chunk(s, a, c, chunk, nchunks, RDMX_SB_RECV);
+        chunk_t ch = reduce_chunk(s, a, c, chunk, nchunks, RDMX_SB_RECV, 1);
         rdmx_coll_shared_sync(s, a->rank, a->size);
         gather_slices(s, a, &ch, a->rank);
     }
@@ -184,8 +186,10 @@ rdmx_status_t rdmx_coll_reduce_shared(rdmx_sched_t *s,
     if (r != root)
         rdmx_sched_tmp(s, 0, (chunk / (size_t)p + 1) * a->esize);
     for (size_t c = 0; c < nchunks; c++) {
+        /* The root keeps its slice in its output: nobody reads it. */
         chunk_t ch = reduce_chunk(s, a, c, chunk, nchunks,
-                                  r == root ? RDMX_SB_RECV : RDMX_SB_TMP);
+                                  r == root ? RDMX_SB_RECV : RDMX_SB_TMP,
+                                  r != root);
         if (r != root) {
             rdmx_sched_send0(s, root);
             rdmx_sched_round(s);

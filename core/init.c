@@ -554,11 +554,11 @@ int MPI_Finalize(void)
     if (!rdmx_rt.initialized)
         return rdmx_mpi_error(NULL, MPI_ERR_OTHER, "MPI_Finalize",
                               "MPI is not initialized");
-    /* From here on a peer that closes its connections is finishing too, not
-     * failing (the launcher reports ranks that really die). */
     /* Peers' release tokens of the last shared-memory collective. */
     if (rdmx_coll_area_guard_drain() != RDMX_OK)
         RDMX_WARN("finalize: a collective's release token failed");
+    /* From here on a peer that closes its connections is finishing too, not
+     * failing (the launcher reports ranks that really die). */
     rdmx_rt.finalizing = 1;
     /* A barrier that drives progress: control messages still queued towards
      * a peer (a FIN it waits for) leave before anyone stops polling. */
