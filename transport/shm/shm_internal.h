@@ -43,7 +43,7 @@
 #include "transport/transport.h"
 
 #define RDMX_SHM_MAGIC 0x72646d78u /* "rdmx" */
-#define RDMX_SHM_VERSION 4u
+#define RDMX_SHM_VERSION 5u
 #define RDMX_SHM_NAME_MAX 128
 
 typedef struct rdmx_shm_ctl {

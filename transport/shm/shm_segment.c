@@ -235,11 +235,14 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
     if (rdmx_shm_ring_producer_attach(&ep->prod,
                                       rdmx_shm_ring_in(ctl, tp->local_rank),
                                       ctl->ring_stride) != 0) {
-        RDMX_ERROR("shm: ring %d in segment %s of rank %d is corrupt",
+        RDMX_ERROR("shm: ring %d in segment %s of rank %d is corrupt (or no "
+                   "memory for its bookkeeping)",
                    tp->local_rank, name, ep->peer);
         munmap(ctl, bytes);
         return RDMX_ERR_PROTO;
     }
+    /* Our records to the peer carry how far we have read its records. */
+    rdmx_shm_ring_pair(&ep->prod, &tp->cons[ep->local]);
     ep->ctl = ctl;
     ep->seg_bytes = bytes;
     /* Of the peer's segment we write the control page, our shared-copy
@@ -261,6 +264,7 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
 void rdmx_shm_segment_destroy(rdmx_shm_transport_t *tp)
 {
     for (int i = 0; tp->eps && i < tp->local_size; i++) {
+        rdmx_shm_ring_producer_detach(&tp->eps[i].prod);
         if (tp->eps[i].ctl)
             munmap(tp->eps[i].ctl, tp->eps[i].seg_bytes);
         tp->eps[i].ctl = NULL;

@@ -41,6 +41,7 @@ static void fixture_make(ring_fixture_t *f, uint32_t cells, int shared)
 
 static void fixture_free(ring_fixture_t *f)
 {
+    rdmx_shm_ring_producer_detach(&f->p);
     munmap(f->sh, f->bytes);
 }
 
@@ -235,6 +236,186 @@ static void test_ring_corrupt_len_detected(void **state)
     fixture_free(&f);
 }
 
+/* ---- paired rings: acks and WRAP ---------------------------------------- */
+
+/* Two ranks' rings: ab carries a -> b, ba carries b -> a. a's producer is
+ * ab.p and its consumer ba.c; b's are ba.p and ab.c. */
+static void pair_make(ring_fixture_t *ab, ring_fixture_t *ba, uint32_t cells)
+{
+    fixture_make(ab, cells, 0);
+    fixture_make(ba, cells, 0);
+    rdmx_shm_ring_pair(&ab->p, &ba->c);
+    rdmx_shm_ring_pair(&ba->p, &ab->c);
+}
+
+/* Fill a body so that every 8-byte word looks like the tag a record
+ * starting there would carry one to three laps on: a consumer that ever
+ * polls an uncleaned body slot takes it for a record. */
+static void body_fill_tags(uint64_t *b, size_t len, uint64_t pos,
+                           uint32_t size)
+{
+    for (size_t i = 0; i + 8 <= len; i += 8)
+        b[i / 8] = pos + i + (uint64_t)size * (1 + (i / 8) % 3) + 1;
+}
+
+static void send_one(ring_fixture_t *f, size_t len, uint64_t seq)
+{
+    unsigned char *b = rdmx_shm_ring_reserve(&f->p, len);
+    assert_non_null(b);
+    body_fill(b, len, seq);
+    rdmx_shm_ring_commit(&f->p, 2);
+}
+
+/* Take the one record expected, check it, and that nothing follows. No
+ * publish: the producer must learn the position from acks alone. */
+static void recv_one(ring_fixture_t *f, size_t len, uint64_t seq)
+{
+    uint32_t kind;
+    size_t got;
+    const unsigned char *b = rdmx_shm_ring_peek(&f->c, &kind, &got);
+    assert_true(b != NULL && b != RDMX_SHM_RING_CORRUPT);
+    assert_int_equal(kind, 2);
+    assert_int_equal(got, len);
+    assert_true(body_check(b, len, seq));
+    rdmx_shm_ring_consume(&f->c);
+    assert_null(rdmx_shm_ring_peek(&f->c, &kind, &got));
+}
+
+/* A ping-pong of one-cell records cycles through the first two cells: each
+ * reply acks the request and the next request wraps (no tail is ever
+ * published, so without the acks the ring would fill up). Larger records
+ * sweep the ring as before. */
+static void test_ring_pingpong_wraps(void **state)
+{
+    ring_fixture_t ab, ba;
+    size_t lens[] = {0, 1, 20, 48, 49, 100, 200};
+
+    pair_make(&ab, &ba, 1024);
+    for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+        int one_cell = rdmx_shm_rec_need(lens[l]) == RDMX_SHM_CELL;
+        for (uint64_t seq = 0; seq < 5000; seq++) {
+            send_one(&ab, lens[l], seq);
+            recv_one(&ab, lens[l], seq);
+            send_one(&ba, lens[l], seq);
+            recv_one(&ba, lens[l], seq);
+            if (!one_cell) {
+                rdmx_shm_ring_publish(&ab.c, 0);
+                rdmx_shm_ring_publish(&ba.c, 0);
+                continue;
+            }
+            if (seq < 8)
+                continue;
+            assert_true((ab.p.head & (ab.sh->size - 1)) <=
+                        RDMX_SHM_RING_WRAP_AT);
+            assert_true((ba.p.head & (ba.sh->size - 1)) <=
+                        RDMX_SHM_RING_WRAP_AT);
+        }
+    }
+    fixture_free(&ab);
+    fixture_free(&ba);
+}
+
+/* Streams (no acks) leave body bytes all over the ring; a ping-pong then
+ * wraps over them. Every body word looks like a future tag, so a slot
+ * left dirty where a record should start would be read as a record. */
+static void test_ring_wrap_over_dirty_slots(void **state)
+{
+    ring_fixture_t ab, ba;
+    uint32_t kind;
+    size_t got;
+    uint64_t seq = 0;
+
+    pair_make(&ab, &ba, 64);
+    for (int round = 0; round < 300; round++) {
+        /* A burst of multi-cell records, published by tail, no acks. */
+        int burst = 1 + round % 4;
+        for (int k = 0; k < burst; k++) {
+            size_t len = 64 + (size_t)((round * 37 + k * 101) % 900);
+            uint64_t *b = rdmx_shm_ring_reserve(&ab.p, len);
+            if (!b)
+                break;
+            body_fill_tags(b, len, ab.p.rec_pos + RDMX_SHM_REC_HDR,
+                           ab.sh->size);
+            rdmx_shm_ring_commit(&ab.p, 3);
+        }
+        while (rdmx_shm_ring_peek(&ab.c, &kind, &got)) {
+            assert_int_equal(kind, 3);
+            rdmx_shm_ring_consume(&ab.c);
+        }
+        rdmx_shm_ring_publish(&ab.c, 0);
+        /* Then a ping-pong of small records. */
+        for (int k = 0; k < 1 + round % 7; k++, seq++) {
+            size_t len = (size_t)(seq * 7 % 48);
+            send_one(&ab, len, seq);
+            recv_one(&ab, len, seq);
+            send_one(&ba, len, seq);
+            recv_one(&ba, len, seq);
+        }
+        assert_false(rdmx_shm_ring_ready(&ab.c));
+    }
+    fixture_free(&ab);
+    fixture_free(&ba);
+}
+
+/* An ack is the peer's word about its own ring: even a false one must not
+ * move our view back or past our head. */
+static void test_ring_bogus_ack_ignored(void **state)
+{
+    ring_fixture_t ab, ba;
+
+    pair_make(&ab, &ba, 256);
+    for (uint64_t seq = 0; seq < 40; seq++) {
+        send_one(&ba, 100, seq); /* b -> a, unread by a */
+        send_one(&ab, 1, seq);
+        recv_one(&ab, 1, seq);
+    }
+    uint64_t head = ba.p.head, before = ba.p.tail_cache;
+    for (int i = 0; i < 3; i++) {
+        uint64_t at;
+        send_one(&ab, 1, 100 + (uint64_t)i);
+        at = ab.p.rec_pos & (ab.sh->size - 1);
+        ((rdmx_shm_rec_t *)(ab.sh->data + at))->ack = 0xffff;
+        recv_one(&ab, 1, 100 + (uint64_t)i);
+        assert_true(ba.p.tail_cache >= before);
+        assert_true(ba.p.tail_cache <= ba.p.head);
+    }
+    assert_int_equal(ba.p.head, head);
+    fixture_free(&ab);
+    fixture_free(&ba);
+}
+
+/* A record of b's waits unread while a streams 2^16 cells and a few more
+ * to b, which lags 100 records behind; then a reads b's record. Its ack
+ * must not make a believe b has read more than it has. An ack holding b's
+ * position modulo 2^16 cells did exactly that here (it named a position
+ * 2^16 cells on, past b's), and a overwrote unread records. */
+static void test_ring_stale_ack_safe(void **state)
+{
+    ring_fixture_t ab, ba;
+    const uint64_t n = 65536 + 49, lag = 100;
+    uint32_t kind;
+    size_t got;
+
+    pair_make(&ab, &ba, 1024);
+    send_one(&ab, 8, 0);
+    recv_one(&ab, 8, 0);
+    send_one(&ba, 8, 0); /* acks a's first record; a does not read it yet */
+    for (uint64_t seq = 1; seq <= n; seq++) {
+        send_one(&ab, 8, seq);
+        if (seq > lag) {
+            const unsigned char *r = rdmx_shm_ring_peek(&ab.c, &kind, &got);
+            assert_true(r != NULL && r != RDMX_SHM_RING_CORRUPT);
+            assert_true(got == 8 && body_check(r, 8, seq - lag));
+            rdmx_shm_ring_consume(&ab.c);
+            rdmx_shm_ring_publish(&ab.c, 0);
+        }
+    }
+    recv_one(&ba, 8, 0); /* the old ack arrives */
+    assert_true(ab.p.tail_cache <= ab.c.tail);
+    fixture_free(&ab);
+    fixture_free(&ba);
+}
+
 /* ---- concurrent stress --------------------------------------------------- */
 
 #define STRESS_RECORDS 300000u
@@ -391,6 +572,10 @@ int main(void)
         cmocka_unit_test(test_ring_backpressure),
         cmocka_unit_test(test_ring_stale_tags_ignored),
         cmocka_unit_test(test_ring_idle_restart),
+        cmocka_unit_test(test_ring_pingpong_wraps),
+        cmocka_unit_test(test_ring_wrap_over_dirty_slots),
+        cmocka_unit_test(test_ring_bogus_ack_ignored),
+        cmocka_unit_test(test_ring_stale_ack_safe),
         cmocka_unit_test(test_ring_corrupt_len_detected),
         cmocka_unit_test(test_ring_stress_threads),
         cmocka_unit_test(test_ring_stress_processes),
