@@ -116,13 +116,23 @@ static uint64_t rdmx_shm_ring_span(const rdmx_shm_ring_producer_t *p,
     return (uint64_t)*pad + need;
 }
 
+/* Refresh the view of the consumer from its published tail. Never back:
+ * acks and jumps can put the view ahead of the last publication. */
+static void rdmx_shm_ring_load_tail(rdmx_shm_ring_producer_t *p)
+{
+    uint64_t t = atomic_load_explicit(&p->sh->tail, memory_order_acquire);
+
+    if (t > p->tail_cache)
+        p->tail_cache = t;
+}
+
 static int rdmx_shm_ring_fits(rdmx_shm_ring_producer_t *p, uint64_t span)
 {
     /* Keep one cell free: the producer zeroes the tag slot after each
      * record, which must never be the consumer's unread record. */
     if (p->head + span + RDMX_SHM_CELL - p->tail_cache <= p->size)
         return 1;
-    p->tail_cache = atomic_load_explicit(&p->sh->tail, memory_order_acquire);
+    rdmx_shm_ring_load_tail(p);
     return p->head + span + RDMX_SHM_CELL - p->tail_cache <= p->size;
 }
 
@@ -227,7 +237,7 @@ static int rdmx_shm_ring_restart(rdmx_shm_ring_producer_t *p, size_t len)
         len > RDMX_SHM_RING_HOT)
         return 0;
     p->idle_check = p->head;
-    p->tail_cache = atomic_load_explicit(&p->sh->tail, memory_order_acquire);
+    rdmx_shm_ring_load_tail(p);
     return p->tail_cache == p->head;
 }
 
@@ -268,29 +278,18 @@ void *rdmx_shm_ring_reserve_slow(rdmx_shm_ring_producer_t *p, size_t len)
 void rdmx_shm_ring_commit_slow(rdmx_shm_ring_producer_t *p, uint32_t kind)
 {
     rdmx_shm_rec_t *rec = rdmx_shm_rec_at(p->sh, p->size, p->rec_pos);
-    uint64_t end = p->rec_pos + p->rec_need, next = end;
-    uint16_t flags = 0;
+    uint64_t end = p->rec_pos + p->rec_need;
     uint16_t ack = rdmx_shm_ring_ack_out(p);
 
-    if (rdmx_shm_ring_may_wrap(p)) {
-        flags |= RDMX_SHM_REC_WRAP;
-        next = (end + p->size - 1) & ~(uint64_t)(p->size - 1);
-        /* A batch of zeroing right after each wrap would zero the body
-         * slots of the few records being cycled, lines the consumer has
-         * just read; dirty slots at the start are found one record at a
-         * time instead. */
-        p->zero_check = next;
-    } else {
-        rdmx_shm_ring_clean(p, end); /* free: one cell always stays free */
-    }
+    rdmx_shm_ring_clean(p, end); /* free: one cell always stays free */
     /* The record's first slot gets its tag, the others hold its body. */
     if (p->rec_need > RDMX_SHM_CELL)
         rdmx_shm_ring_mark_range(p, p->rec_pos + RDMX_SHM_CELL, end, 1);
     rec->len = p->rec_len;
-    rec->kind = (uint16_t)(kind | flags);
+    rec->kind = (uint16_t)kind;
     rec->ack = ack;
     atomic_store_explicit(&rec->tag, p->rec_pos + 1, memory_order_release);
-    p->head = next;
+    p->head = end;
     rdmx_shm_ring_zero_ahead(p);
 }
 
@@ -303,25 +302,39 @@ const void *rdmx_shm_ring_peek(rdmx_shm_ring_consumer_t *c, uint32_t *kind,
         uint32_t rlen, rkind;
 
         if (atomic_load_explicit(&rec->tag, memory_order_acquire) !=
-            c->tail + 1)
-            return NULL;
+            c->tail + 1) {
+            /* Nothing here: did the producer jump to the start? The start
+             * also gets that tag when a stream simply comes round to it,
+             * and then our record was written before it: looking here
+             * again after the acquire of the start's tag tells the two
+             * apart (after a jump nothing is ever written here in this
+             * lap). */
+            uint64_t start = (c->tail + c->size - 1) & ~(uint64_t)(c->size - 1);
+            rdmx_shm_rec_t *first = (rdmx_shm_rec_t *)c->sh->data;
+
+            if (start == c->tail ||
+                atomic_load_explicit(&first->tag, memory_order_acquire) !=
+                    start + 1)
+                return NULL;
+            if (atomic_load_explicit(&rec->tag, memory_order_acquire) !=
+                c->tail + 1)
+                c->tail = start;
+            continue;
+        }
         /* Each field is read once: the peer may change it meanwhile. */
         rlen = rec->len;
         rkind = rec->kind;
         /* Never trust a length read from shared memory. */
         if (rlen > c->size - off - RDMX_SHM_REC_HDR)
             return RDMX_SHM_RING_CORRUPT;
-        if ((rkind & RDMX_SHM_REC_KIND_MASK) == RDMX_SHM_REC_PAD) {
+        if (rkind == RDMX_SHM_REC_PAD) {
             c->tail += rdmx_shm_rec_need(rlen);
             continue;
         }
         /* Taken at consume: exactly once per record. */
         c->cur_ack = rec->ack;
-        c->cur_next = c->tail + rdmx_shm_rec_need(rlen);
-        if (rkind & RDMX_SHM_REC_WRAP)
-            c->cur_next = (c->cur_next + c->size - 1) &
-                          ~(uint64_t)(c->size - 1);
-        *kind = rkind & RDMX_SHM_REC_KIND_MASK;
+        c->cur_need = rdmx_shm_rec_need(rlen);
+        *kind = rkind;
         *len = rlen;
         return (unsigned char *)rec + RDMX_SHM_REC_HDR;
     }
@@ -329,7 +342,8 @@ const void *rdmx_shm_ring_peek(rdmx_shm_ring_consumer_t *c, uint32_t *kind,
 
 void rdmx_shm_ring_consume(rdmx_shm_ring_consumer_t *c)
 {
-    c->tail = c->cur_next;
+    c->tail += c->cur_need;
+    c->cur_need = 0;
     if (c->reverse && c->cur_ack)
         rdmx_shm_ring_take_ack(c->reverse, c->cur_ack);
     c->cur_ack = 0;

@@ -17,10 +17,9 @@
  *   |  len bytes of body ... padded to a multiple of 64 bytes        |
  *   +----------------------------------------------------------------+
  *
- * `kind` carries a flag besides the user's kind: WRAP (the next record
- * starts at the beginning of the data area). `ack` is how many cells the
- * producer has read of the ring of the opposite direction since its
- * previous record (at most 65535; more is told in the next records).
+ * `ack` is how many cells the producer has read of the ring of the
+ * opposite direction since its previous record (at most 65535; more is
+ * told in the next records).
  *
  * Synchronisation (C11 atomics, no locks, no syscalls):
  *  - The producer writes body, len and kind, then stores `tag` with release
@@ -42,14 +41,21 @@
  *    first cell of the data area always starts a record (records never
  *    wrap), so its slot is never dirty.
  *  - Small messages cycle through the first two cells instead of sweeping
- *    the ring. A one-cell record that ends RDMX_SHM_RING_WRAP_AT bytes or
- *    more into the area, when the producer knows that every record before
- *    it has been consumed, carries WRAP: the next record starts the area
- *    again, and the consumer goes there after this one. A flag written
- *    with a record costs nothing; a PAD record would cost the consumer a
- *    second cache line. Two processes on the two vCPUs of this VM passing
- *    a flag through 2 cache lines took about 313 ns one-way, against 350
- *    through 16 or more lines (a new line each time) and 315 through one.
+ *    the ring. When every record has been consumed and the head is
+ *    RDMX_SHM_RING_JUMP_AT bytes or more into the area, a one-cell record
+ *    goes to the start of the area instead ("jump"); the cells skipped are
+ *    dead, so the whole ring is free again. A consumer that finds no record
+ *    at its position also looks at the start of the area (the tag there
+ *    names the position of the next lap, so an old record cannot pass for
+ *    it). Because the producer jumps only when the consumer has read
+ *    everything, the consumer is at the head and no record is skipped.
+ *    Deciding this when the next record is written, not by flagging the
+ *    last one, matters: a flagged record held the next lap until it was
+ *    read, and a burst of small messages after it waited for the receiver
+ *    (8 ranks on 2 cores: an 8-byte bcast went from 0.3 to 40 us).
+ *    Two processes on the two vCPUs of this VM passing a flag through 2
+ *    cache lines took about 313 ns one-way, against 350 through 16 or more
+ *    lines (a new line each time) and 315 through one.
  *  - The producer learns the consumer's position without reading the
  *    consumer's cache line: a paired consumer (the same two ranks, the
  *    other direction) has every record of the pair's producer say how many
@@ -93,12 +99,9 @@ enum rdmx_shm_rec_kind {
 typedef struct rdmx_shm_rec {
     _Atomic uint64_t tag;
     uint32_t len;
-    uint16_t kind; /* user's kind | RDMX_SHM_REC_WRAP */
-    uint16_t ack;  /* see the layout above */
+    uint16_t kind;
+    uint16_t ack; /* see the layout above */
 } rdmx_shm_rec_t;
-
-#define RDMX_SHM_REC_WRAP 0x8000u
-#define RDMX_SHM_REC_KIND_MASK 0x7fffu
 
 /* The part of a ring that lives in shared memory. */
 typedef struct rdmx_shm_ring_shared {
@@ -135,7 +138,7 @@ typedef struct rdmx_shm_ring_consumer {
     rdmx_shm_ring_shared_t *sh;
     uint64_t tail;     /* position of the record to read next */
     uint64_t released; /* last tail published to the producer */
-    uint64_t cur_next; /* tail after the record returned by peek */
+    uint32_t cur_need; /* bytes of the record returned by peek */
     uint64_t stamped;  /* position our records have told the peer so far */
     /* The producer that learns the peer's position from our records. */
     rdmx_shm_ring_producer_t *reverse;
@@ -186,8 +189,8 @@ static inline size_t rdmx_shm_ring_max_body(uint32_t size)
 /* Bytes at the start of the data area that an idle ring without acks keeps
  * reusing. */
 #define RDMX_SHM_RING_HOT (16u * 1024)
-/* With acks, a one-cell record ending this far into the area wraps. */
-#define RDMX_SHM_RING_WRAP_AT (2u * RDMX_SHM_CELL)
+/* A one-cell record jumps to the start of an idle ring from this far in. */
+#define RDMX_SHM_RING_JUMP_AT (2u * RDMX_SHM_CELL)
 /* Cells zeroed ahead of the head after each publication. */
 #define RDMX_SHM_ZERO_AHEAD (32u * RDMX_SHM_CELL)
 
@@ -206,19 +209,18 @@ static inline int rdmx_shm_ring_dirty(const rdmx_shm_ring_producer_t *p,
     return (int)((p->dirty[cell / 64] >> (cell % 64)) & 1);
 }
 
-/* May the record just reserved carry WRAP? Only records of one cell (the
- * small messages whose latency is the cache-line transfer), ending far
- * enough in, when every record before them has been consumed (so the cells
- * at the start are free). Larger records cycled through a few cells were
- * slower: the producer then writes lines the consumer has just read, where
- * sweeping the ring writes lines its zeroing ahead has taken (32-byte
- * ping-pong, two cells a record: 0.51-0.54 us one-way against 0.46-0.48). */
-static inline int rdmx_shm_ring_may_wrap(const rdmx_shm_ring_producer_t *p)
+/* Jump to the start of the area for this record? Only records of one cell
+ * (the small messages whose latency is the cache-line transfer), when the
+ * consumer has read everything. Larger records cycled through a few cells
+ * were slower: the producer then writes lines the consumer has just read,
+ * where sweeping the ring writes lines its zeroing ahead has taken
+ * (32-byte ping-pong, two cells a record: 0.51-0.54 us one-way against
+ * 0.46-0.48). */
+static inline int rdmx_shm_ring_may_jump(const rdmx_shm_ring_producer_t *p,
+                                         uint32_t off, uint32_t need)
 {
-    uint32_t end_off = (uint32_t)((p->rec_pos + p->rec_need) & (p->size - 1));
-
-    return p->rec_need == RDMX_SHM_CELL && end_off >= RDMX_SHM_RING_WRAP_AT &&
-           p->tail_cache >= p->rec_pos;
+    return need == RDMX_SHM_CELL && off >= RDMX_SHM_RING_JUMP_AT &&
+           p->tail_cache >= p->head;
 }
 
 /* The ack of the record being published: cells our paired consumer has
@@ -252,6 +254,15 @@ static inline void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p,
     uint32_t off = (uint32_t)(p->head & (p->size - 1));
     uint32_t need = rdmx_shm_rec_need(len);
 
+    if (rdmx_shm_ring_may_jump(p, off, need)) {
+        /* The rest of this lap is dead: nobody will read it. The start's
+         * slot only ever holds tags, and the successor's is checked at
+         * commit. */
+        p->head = (p->head + p->size - 1) & ~(uint64_t)(p->size - 1);
+        p->tail_cache = p->head;
+        p->zero_check = p->head;
+        off = 0;
+    }
     /* Below RDMX_SHM_RING_HOT the slow path would not restart either. */
     if (off < RDMX_SHM_RING_HOT && len <= rdmx_shm_ring_max_body(p->size) &&
         off + need <= p->size &&
@@ -276,22 +287,14 @@ static inline void rdmx_shm_ring_commit(rdmx_shm_ring_producer_t *p,
         end - p->zero_check < RDMX_SHM_ZERO_AHEAD / 2) {
         rdmx_shm_rec_t *rec =
             (rdmx_shm_rec_t *)(p->sh->data + (p->rec_pos & (p->size - 1)));
-        uint16_t flags = 0;
         uint16_t ack = rdmx_shm_ring_ack_out(p);
-        uint64_t next = end;
 
-        if (rdmx_shm_ring_may_wrap(p)) {
-            flags |= RDMX_SHM_REC_WRAP;
-            next = (end + p->size - 1) & ~(uint64_t)(p->size - 1);
-            /* Dirty slots at the start are found one record at a time. */
-            p->zero_check = next;
-        }
         rec->len = p->rec_len;
-        rec->kind = (uint16_t)(kind | flags);
+        rec->kind = (uint16_t)kind;
         rec->ack = ack;
         atomic_store_explicit(&rec->tag, p->rec_pos + 1,
                               memory_order_release);
-        p->head = next;
+        p->head = end;
         return;
     }
     rdmx_shm_ring_commit_slow(p, kind);
@@ -326,13 +329,19 @@ int rdmx_shm_ring_publish(rdmx_shm_ring_consumer_t *c, int light);
 void rdmx_shm_ring_request_space(rdmx_shm_ring_producer_t *p);
 int rdmx_shm_ring_recheck_space(rdmx_shm_ring_producer_t *p, size_t len);
 
-/* Non-destructive: is a record ready? */
+/* Non-destructive: is a record ready, at the consumer's position or at
+ * the start of the area (a jump)? */
 static inline int rdmx_shm_ring_ready(const rdmx_shm_ring_consumer_t *c)
 {
     const rdmx_shm_rec_t *rec =
         (const rdmx_shm_rec_t *)(c->sh->data + (c->tail & (c->size - 1)));
+    uint64_t start = (c->tail + c->size - 1) & ~(uint64_t)(c->size - 1);
 
-    return atomic_load_explicit(&rec->tag, memory_order_relaxed) == c->tail + 1;
+    if (atomic_load_explicit(&rec->tag, memory_order_relaxed) == c->tail + 1)
+        return 1;
+    rec = (const rdmx_shm_rec_t *)c->sh->data;
+    return start != c->tail &&
+           atomic_load_explicit(&rec->tag, memory_order_relaxed) == start + 1;
 }
 
 #endif

@@ -236,7 +236,7 @@ static void test_ring_corrupt_len_detected(void **state)
     fixture_free(&f);
 }
 
-/* ---- paired rings: acks and WRAP ---------------------------------------- */
+/* ---- paired rings: acks and jumps to the start --------------------------- */
 
 /* Two ranks' rings: ab carries a -> b, ba carries b -> a. a's producer is
  * ab.p and its consumer ba.c; b's are ba.p and ab.c. */
@@ -282,9 +282,9 @@ static void recv_one(ring_fixture_t *f, size_t len, uint64_t seq)
 }
 
 /* A ping-pong of one-cell records cycles through the first two cells: each
- * reply acks the request and the next request wraps (no tail is ever
- * published, so without the acks the ring would fill up). Larger records
- * sweep the ring as before. */
+ * reply acks the request and the next request jumps to the start (no tail
+ * is ever published, so without the acks the ring would fill up). Larger
+ * records sweep the ring as before. */
 static void test_ring_pingpong_wraps(void **state)
 {
     ring_fixture_t ab, ba;
@@ -306,11 +306,43 @@ static void test_ring_pingpong_wraps(void **state)
             if (seq < 8)
                 continue;
             assert_true((ab.p.head & (ab.sh->size - 1)) <=
-                        RDMX_SHM_RING_WRAP_AT);
+                        RDMX_SHM_RING_JUMP_AT);
             assert_true((ba.p.head & (ba.sh->size - 1)) <=
-                        RDMX_SHM_RING_WRAP_AT);
+                        RDMX_SHM_RING_JUMP_AT);
         }
     }
+    fixture_free(&ab);
+    fixture_free(&ba);
+}
+
+/* After a ping-pong has cycled through the first cells, a burst of small
+ * records the peer does not read yet must still fit the whole ring. (A
+ * first design flagged the record before a wrap: the next lap then stayed
+ * closed until that record was read, and the second record of the burst
+ * found no room.) */
+static void test_ring_burst_after_jumps(void **state)
+{
+    ring_fixture_t ab, ba;
+    uint64_t seq;
+
+    pair_make(&ab, &ba, 1024);
+    for (seq = 0; seq < 100; seq++) {
+        send_one(&ab, 8, seq);
+        recv_one(&ab, 8, seq);
+        send_one(&ba, 8, seq);
+        recv_one(&ba, 8, seq);
+    }
+    for (uint64_t k = 0; k < 900; k++)
+        send_one(&ab, 8, seq + k); /* asserts the room */
+    for (uint64_t k = 0; k < 900; k++) {
+        uint32_t kind;
+        size_t got;
+        const unsigned char *b = rdmx_shm_ring_peek(&ab.c, &kind, &got);
+        assert_true(b != NULL && b != RDMX_SHM_RING_CORRUPT);
+        assert_true(got == 8 && body_check(b, 8, seq + k));
+        rdmx_shm_ring_consume(&ab.c);
+    }
+    assert_false(rdmx_shm_ring_ready(&ab.c));
     fixture_free(&ab);
     fixture_free(&ba);
 }
@@ -573,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_ring_stale_tags_ignored),
         cmocka_unit_test(test_ring_idle_restart),
         cmocka_unit_test(test_ring_pingpong_wraps),
+        cmocka_unit_test(test_ring_burst_after_jumps),
         cmocka_unit_test(test_ring_wrap_over_dirty_slots),
         cmocka_unit_test(test_ring_bogus_ack_ignored),
         cmocka_unit_test(test_ring_stale_ack_safe),
