@@ -309,7 +309,7 @@ const void *rdmx_shm_ring_peek(rdmx_shm_ring_consumer_t *c, uint32_t *kind,
              * again after the acquire of the start's tag tells the two
              * apart (after a jump nothing is ever written here in this
              * lap). */
-            uint64_t start = (c->tail + c->size - 1) & ~(uint64_t)(c->size - 1);
+            uint64_t start = rdmx_shm_ring_lap_start(c->tail, c->size);
             rdmx_shm_rec_t *first = (rdmx_shm_rec_t *)c->sh->data;
 
             if (start == c->tail ||

@@ -31,8 +31,8 @@
  *    tag slot where the *next* record will start must not hold body bytes
  *    when a record is published. An old record's tag is harmless (it names
  *    an earlier position), so the producer keeps a private bitmap of the
- *    cells whose slot holds body bytes ("dirty") and zeroes those ahead of
- *    its head in batches, after publishing, so that a small record's
+ *    cells whose slot holds body bytes ("dirty"). It zeroes the slots ahead
+ *    of its head in batches, after publishing, so that a small record's
  *    publication waits for no store to another cache line: stores become
  *    visible in order, and a zeroing store that misses in the cache would
  *    hold the tag back. Only a record whose successor's slot is still
@@ -138,11 +138,11 @@ typedef struct rdmx_shm_ring_consumer {
     rdmx_shm_ring_shared_t *sh;
     uint64_t tail;     /* position of the record to read next */
     uint64_t released; /* last tail published to the producer */
-    uint32_t cur_need; /* bytes of the record returned by peek */
     uint64_t stamped;  /* position our records have told the peer so far */
     /* The producer that learns the peer's position from our records. */
     rdmx_shm_ring_producer_t *reverse;
     uint32_t size;
+    uint32_t cur_need; /* bytes of the record returned by peek */
     uint16_t cur_ack;  /* ack of the record returned by peek */
 } rdmx_shm_ring_consumer_t;
 
@@ -199,6 +199,12 @@ static inline uint32_t rdmx_shm_rec_need(size_t len)
 {
     return (uint32_t)((len + RDMX_SHM_REC_HDR + RDMX_SHM_CELL - 1) &
                       ~(size_t)(RDMX_SHM_CELL - 1));
+}
+
+/* The first position of the next lap at or after `pos`. */
+static inline uint64_t rdmx_shm_ring_lap_start(uint64_t pos, uint32_t size)
+{
+    return (pos + size - 1) & ~(uint64_t)(size - 1);
 }
 
 static inline int rdmx_shm_ring_dirty(const rdmx_shm_ring_producer_t *p,
@@ -258,7 +264,7 @@ static inline void *rdmx_shm_ring_reserve(rdmx_shm_ring_producer_t *p,
         /* The rest of this lap is dead: nobody will read it. The start's
          * slot only ever holds tags, and the successor's is checked at
          * commit. */
-        p->head = (p->head + p->size - 1) & ~(uint64_t)(p->size - 1);
+        p->head = rdmx_shm_ring_lap_start(p->head, p->size);
         p->tail_cache = p->head;
         p->zero_check = p->head;
         off = 0;
@@ -335,10 +341,11 @@ static inline int rdmx_shm_ring_ready(const rdmx_shm_ring_consumer_t *c)
 {
     const rdmx_shm_rec_t *rec =
         (const rdmx_shm_rec_t *)(c->sh->data + (c->tail & (c->size - 1)));
-    uint64_t start = (c->tail + c->size - 1) & ~(uint64_t)(c->size - 1);
+    uint64_t start;
 
     if (atomic_load_explicit(&rec->tag, memory_order_relaxed) == c->tail + 1)
         return 1;
+    start = rdmx_shm_ring_lap_start(c->tail, c->size);
     rec = (const rdmx_shm_rec_t *)c->sh->data;
     return start != c->tail &&
            atomic_load_explicit(&rec->tag, memory_order_relaxed) == start + 1;
