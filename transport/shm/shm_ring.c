@@ -51,7 +51,7 @@ int rdmx_shm_ring_producer_attach(rdmx_shm_ring_producer_t *p,
     p->dirty = calloc(((size_t)p->size / RDMX_SHM_CELL + 63) / 64,
                       sizeof(*p->dirty));
     if (!p->dirty)
-        return -1;
+        return -2;
     /* A fresh ring: the producer starts where the consumer is. */
     p->head = atomic_load_explicit(&sh->tail, memory_order_acquire);
     p->tail_cache = p->head;

@@ -167,8 +167,8 @@ size_t rdmx_shm_ring_footprint(uint32_t cells);
 void rdmx_shm_ring_init(rdmx_shm_ring_shared_t *sh, uint32_t cells);
 
 /* Attach a producer/consumer view; returns -1 if the shared header is not
- * a valid ring of at most `max_bytes` bytes in total, or (producer) out of
- * memory. A producer allocates its dirty-cell bitmap: detach frees it. */
+ * a valid ring of at most `max_bytes` bytes in total, -2 (producer) if there
+ * is no memory for its dirty-cell bitmap. Detach frees the bitmap. */
 int rdmx_shm_ring_producer_attach(rdmx_shm_ring_producer_t *p,
                                   rdmx_shm_ring_shared_t *sh, size_t max_bytes);
 void rdmx_shm_ring_producer_detach(rdmx_shm_ring_producer_t *p);

@@ -176,7 +176,7 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
     struct stat sb;
     rdmx_status_t st;
     size_t bytes;
-    int fd;
+    int fd, rc;
 
     st = rdmx_shm_segment_name(rt->job_id, ep->peer, name, sizeof(name));
     if (st != RDMX_OK)
@@ -232,14 +232,18 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
         munmap(ctl, bytes);
         return RDMX_ERR_PROTO;
     }
-    if (rdmx_shm_ring_producer_attach(&ep->prod,
-                                      rdmx_shm_ring_in(ctl, tp->local_rank),
-                                      ctl->ring_stride) != 0) {
-        RDMX_ERROR("shm: ring %d in segment %s of rank %d is corrupt (or no "
-                   "memory for its bookkeeping)",
-                   tp->local_rank, name, ep->peer);
+    rc = rdmx_shm_ring_producer_attach(
+        &ep->prod, rdmx_shm_ring_in(ctl, tp->local_rank), ctl->ring_stride);
+    if (rc != 0) {
+        if (rc == -2)
+            RDMX_ERROR("shm: rank %d has no memory for the bookkeeping of its "
+                       "ring to rank %d",
+                       rt->rank, ep->peer);
+        else
+            RDMX_ERROR("shm: ring %d in segment %s of rank %d is corrupt",
+                       tp->local_rank, name, ep->peer);
         munmap(ctl, bytes);
-        return RDMX_ERR_PROTO;
+        return rc == -2 ? RDMX_ERR_NOMEM : RDMX_ERR_PROTO;
     }
     /* Our records to the peer carry how far we have read its records. */
     rdmx_shm_ring_pair(&ep->prod, &tp->cons[ep->local]);

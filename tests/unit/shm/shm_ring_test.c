@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_fail.h"
 #include "transport/shm/shm_ring.h"
 
 #define BIG (64u << 20)
@@ -85,6 +86,26 @@ static void test_ring_rejects_bad_header(void **state)
     assert_int_equal(rdmx_shm_ring_producer_attach(&p, f.sh, f.bytes - 1), -1);
     f.sh->size = 1000; /* not a power of two */
     assert_int_equal(rdmx_shm_ring_producer_attach(&p, f.sh, f.bytes), -1);
+    fixture_free(&f);
+}
+
+/* No memory for the producer's dirty-cell bitmap: attach says so (-2, not
+ * "corrupt"), keeps nothing, and a later attach with memory works. */
+static void test_ring_attach_without_memory(void **state)
+{
+    ring_fixture_t f;
+    rdmx_shm_ring_producer_t p;
+    int failed = alloc_fail_count();
+
+    fixture_make(&f, 16, 0);
+    alloc_fail_next_callocs(1);
+    assert_int_equal(rdmx_shm_ring_producer_attach(&p, f.sh, f.bytes), -2);
+    assert_int_equal(alloc_fail_count(), failed + 1);
+    assert_null(p.dirty);
+    rdmx_shm_ring_producer_detach(&p); /* harmless on a failed attach */
+    assert_int_equal(rdmx_shm_ring_producer_attach(&p, f.sh, f.bytes), 0);
+    assert_non_null(p.dirty);
+    rdmx_shm_ring_producer_detach(&p);
     fixture_free(&f);
 }
 
@@ -599,6 +620,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_rejects_bad_header),
+        cmocka_unit_test(test_ring_attach_without_memory),
         cmocka_unit_test(test_ring_empty_and_oversize),
         cmocka_unit_test(test_ring_wraparound),
         cmocka_unit_test(test_ring_backpressure),

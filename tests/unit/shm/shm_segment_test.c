@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "alloc_fail.h"
 #include "core/runtime.h"
 #include "transport/shm/shm_internal.h"
 
@@ -151,6 +152,31 @@ static void test_corrupt_segment_refused(void **state)
     node_fini(&n);
 }
 
+/* A rank without memory for its ring's bookkeeping gets RDMX_ERR_NOMEM
+ * (not "corrupt segment"), keeps no mapping, does not count as attached
+ * (the name stays for the others), and can attach once memory is back. */
+static void test_attach_without_memory(void **state)
+{
+    node_t n;
+
+    node_init(&n, 64);
+    assert_int_equal(rdmx_shm_segment_create(&n.tp[0]), RDMX_OK);
+    alloc_fail_next_callocs(1);
+    assert_int_equal(rdmx_shm_segment_attach(&n.tp[1], &n.tp[1].eps[0]),
+                     RDMX_ERR_NOMEM);
+    alloc_fail_next_callocs(0);
+    assert_null(n.tp[1].eps[0].ctl);
+    assert_null(n.tp[1].eps[0].prod.dirty);
+    assert_int_equal(atomic_load(&n.tp[0].ctl->attached), 0);
+    assert_true(name_exists(n.tp[0].seg_name));
+    assert_int_equal(rdmx_shm_segment_attach(&n.tp[1], &n.tp[1].eps[0]),
+                     RDMX_OK);
+    assert_int_equal(rdmx_shm_segment_attach(&n.tp[2], &n.tp[2].eps[0]),
+                     RDMX_OK);
+    assert_false(name_exists(n.tp[0].seg_name));
+    node_fini(&n);
+}
+
 static void test_wake_makes_fd_readable(void **state)
 {
     node_t n;
@@ -188,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_segment_name_sanitised),
         cmocka_unit_test(test_last_attacher_unlinks),
         cmocka_unit_test(test_corrupt_segment_refused),
+        cmocka_unit_test(test_attach_without_memory),
         cmocka_unit_test(test_wake_makes_fd_readable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
