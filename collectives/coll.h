@@ -69,6 +69,8 @@ typedef struct rdmx_sop {
      * collective that writes our RDMX_SB_SHARED area waits for it first
      * (rdmx_sched_recv0_release). */
     uint8_t deferred;
+    /* copy: needs none of its round's messages (rdmx_sched_copy_early) */
+    uint8_t early;
     /* send/recv: the other rank; local ops: whose RDMX_SB_SHARED area
      * sbuf (peer) and obuf (opeer) are; dbuf is always our own. */
     int peer, opeer;
@@ -122,6 +124,13 @@ void rdmx_sched_recv0(rdmx_sched_t *s, int peer);
 void rdmx_sched_recv0_release(rdmx_sched_t *s, int peer);
 void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                      size_t doff, size_t bytes);
+/* A copy that needs none of the messages of its round and touches none
+ * of their bytes: it runs as soon as they are posted, while they move,
+ * instead of after them. A scatter's root copies its own block while the
+ * other ranks read theirs (2 ranks, 64 KiB: the copy and the peer's read
+ * were back to back). The simulator checks the claim. */
+void rdmx_sched_copy_early(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
+                           size_t doff, size_t bytes);
 void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                        size_t doff, size_t count, int swap);
 /* dst <- src op other (swap: other op src); a plain reduce when other is

@@ -453,13 +453,17 @@ static rdmx_status_t reduce3(rdmx_coll_exec_t *x, const rdmx_sop_t *o)
     return RDMX_OK;
 }
 
-static rdmx_status_t run_locals(rdmx_coll_exec_t *x)
+/* The current round's local operations: the early ones (right after its
+ * messages are posted) or the others (after they completed). */
+static rdmx_status_t run_locals(rdmx_coll_exec_t *x, int early)
 {
     rdmx_sched_t *s = &x->s;
     size_t lo = s->rounds[x->round], hi = rdmx_sched_round_end(s, x->round);
     for (size_t i = lo; i < hi; i++) {
         const rdmx_sop_t *o = &s->ops[i];
         rdmx_status_t st = RDMX_OK;
+        if (o->early != early)
+            continue;
         if (o->kind == RDMX_SOP_COPY)
             memmove(addr(x, o->dbuf, o->doff),
                     addr_of(x, o->sbuf, o->peer, o->soff), o->n);
@@ -502,7 +506,7 @@ static rdmx_status_t end_round(rdmx_coll_exec_t *x)
                    rdmx_status_str(st));
         return st;
     }
-    st = run_locals(x);
+    st = run_locals(x, 0);
     x->round++;
     x->posted = 0;
     return st;
@@ -518,6 +522,8 @@ static rdmx_status_t exec_poll(rdmx_request_t *req)
     while (x->round < s->nrounds) {
         if (!x->posted) {
             st = post_round(x, 0);
+            if (st == RDMX_OK)
+                st = run_locals(x, 1);
             if (st != RDMX_OK)
                 goto fail;
             x->posted = 1;
@@ -574,6 +580,8 @@ rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x)
         st = rdmx_coll_area_guard_drain();
     while (st == RDMX_OK && x->round < s->nrounds) {
         st = post_round(x, 1);
+        if (st == RDMX_OK)
+            st = run_locals(x, 1);
         if (st != RDMX_OK)
             break;
         rdmx_request_wait_all(x->reqs, x->nreqs);

@@ -139,6 +139,15 @@ void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
     rdmx_sched_copy_from(s, s->rank, sbuf, soff, dbuf, doff, bytes);
 }
 
+void rdmx_sched_copy_early(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
+                           size_t doff, size_t bytes)
+{
+    size_t before = s->nops;
+    rdmx_sched_copy(s, sbuf, soff, dbuf, doff, bytes);
+    if (s->nops > before)
+        s->ops[s->nops - 1].early = 1;
+}
+
 void rdmx_sched_copy_from(rdmx_sched_t *s, int peer, int sbuf, size_t soff,
                           int dbuf, size_t doff, size_t bytes)
 {

@@ -125,6 +125,52 @@ static void deliver(sim_t *m, int dst, int src, size_t opi, item_t *msg)
         push_work(m, dst);
 }
 
+static int ranges_overlap(size_t a, size_t an, size_t b, size_t bn)
+{
+    return an && bn && a < b + bn && b < a + an;
+}
+
+/* An early copy (rdmx_sched_copy_early) runs while its round's messages
+ * move: it must not read what a receive writes, nor write what a receive
+ * writes or a send reads (a rendezvous send is read late), nor touch a
+ * shared area (its readiness is told by messages). */
+static void check_early_copy(sim_t *m, int r, size_t lo, size_t hi,
+                             const rdmx_sop_t *c)
+{
+    const rdmx_sched_t *s = &m->s[r];
+    if (c->sbuf == RDMX_SB_SHARED || c->dbuf == RDMX_SB_SHARED) {
+        fail(m, "rank %d: early copy touches a shared area%.0d%.0zu%.0zu", r,
+             0, 0, 0);
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        const rdmx_sop_t *o = &s->ops[i];
+        int clash = 0;
+        if (o->kind == RDMX_SOP_RECV)
+            clash = (o->dbuf == c->sbuf &&
+                     ranges_overlap(o->doff, o->n, c->soff, c->n)) ||
+                    (o->dbuf == c->dbuf &&
+                     ranges_overlap(o->doff, o->n, c->doff, c->n));
+        else if (o->kind == RDMX_SOP_SEND)
+            clash = o->sbuf == c->dbuf &&
+                    ranges_overlap(o->soff, o->n, c->doff, c->n);
+        if (clash) {
+            fail(m, "rank %d: an early copy overlaps a message of its round "
+                    "(rank %d; copy to offset %zu, message at %zu)",
+                 r, o->peer, c->doff,
+                 o->kind == RDMX_SOP_RECV ? o->doff : o->soff);
+            return;
+        }
+    }
+}
+
+static void copy_op(sim_t *m, int r, const rdmx_sop_t *o)
+{
+    if (m->mem)
+        memmove(addr(m, r, o->dbuf, o->doff),
+                addr_of(m, r, o->sbuf, o->peer, o->soff), o->n);
+}
+
 static void post_round(sim_t *m, int r)
 {
     rdmx_sched_t *s = &m->s[r];
@@ -197,6 +243,13 @@ static void post_round(sim_t *m, int r)
         }
     }
     st->msg_rounds += (size_t)msgs;
+    for (size_t i = lo; i < hi && !m->failed; i++) {
+        const rdmx_sop_t *o = &s->ops[i];
+        if (o->early) {
+            check_early_copy(m, r, lo, hi, o);
+            copy_op(m, r, o);
+        }
+    }
     if (--st->outstanding == 0)
         push_work(m, r);
 }
@@ -208,10 +261,10 @@ static void run_locals(sim_t *m, int r)
     size_t lo = s->rounds[st->round], hi = rdmx_sched_round_end(s, st->round);
     for (size_t i = lo; i < hi; i++) {
         const rdmx_sop_t *o = &s->ops[i];
+        if (o->early)
+            continue; /* ran when the round was posted */
         if (o->kind == RDMX_SOP_COPY) {
-            if (m->mem)
-                memmove(addr(m, r, o->dbuf, o->doff),
-                        addr_of(m, r, o->sbuf, o->peer, o->soff), o->n);
+            copy_op(m, r, o);
         } else if (o->kind == RDMX_SOP_REDUCE ||
                    o->kind == RDMX_SOP_REDUCE3) {
             size_t bytes = o->n * s->esize;

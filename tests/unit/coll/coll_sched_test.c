@@ -660,10 +660,50 @@ static void test_sim_detects_deadlock(void **state)
     bufs_fini(&b);
 }
 
+/* An early copy that overlaps a message of its round: rank 0's copy
+ * writes where rank 1's block is received, then where its own block is
+ * sent from (read late by a rendezvous), then reads what is received. */
+static int early_case;
+static rdmx_status_t early_clash_build(rdmx_sched_t *s,
+                                       const rdmx_coll_args_t *a)
+{
+    if (a->rank == 0) {
+        rdmx_sched_recv(s, 1, RDMX_SB_RECV, 4, 4);
+        rdmx_sched_send(s, 1, RDMX_SB_SEND, 0, 4);
+        if (early_case == 0)
+            rdmx_sched_copy_early(s, RDMX_SB_SEND, 8, RDMX_SB_RECV, 6, 4);
+        else if (early_case == 1)
+            rdmx_sched_copy_early(s, RDMX_SB_RECV, 8, RDMX_SB_SEND, 2, 4);
+        else
+            rdmx_sched_copy_early(s, RDMX_SB_RECV, 2, RDMX_SB_RECV, 12, 4);
+    } else {
+        rdmx_sched_send(s, 0, RDMX_SB_SEND, 0, 4);
+        rdmx_sched_recv(s, 0, RDMX_SB_RECV, 0, 4);
+    }
+    rdmx_sched_round(s);
+    return RDMX_OK;
+}
+
+static void test_sim_detects_early_clash(void **state)
+{
+    rdmx_coll_algo_t bad = {"early", RDMX_COLL_BCAST, early_clash_build, NULL};
+    rdmx_coll_args_t base = {.kind = RDMX_COLL_BCAST, .bytes = 16};
+    for (early_case = 0; early_case < 3; early_case++) {
+        bufs_t b;
+        rdmx_sim_result_t res;
+        bufs_init(&b, &base, 2, 16, 16);
+        assert_int_not_equal(rdmx_sim_run(b.args, &bad, &cost, b.mem, &res),
+                             RDMX_OK);
+        assert_non_null(strstr(res.error, "early copy overlaps"));
+        bufs_fini(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sim_detects_deadlock),
+        cmocka_unit_test(test_sim_detects_early_clash),
         cmocka_unit_test(test_barrier),
         cmocka_unit_test(test_bcast),
         cmocka_unit_test(test_reductions),
