@@ -14,12 +14,24 @@ rdmx_status_t rdmx_coll_allgather_recursive_doubling(rdmx_sched_t *s,
     size_t b = a->bytes;
     if (p & (p - 1))
         return RDMX_ERR_INVALID;
-    rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, (size_t)r * b, b);
-    rdmx_sched_round(s);
+    if (p == 1) {
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0, b);
+        rdmx_sched_round(s);
+    }
     for (int mask = 1; mask < p; mask <<= 1) {
         int dst = r ^ mask;
         size_t mine = (size_t)(r & ~(mask - 1)) * b;
         size_t theirs = (size_t)(dst & ~(mask - 1)) * b;
+        if (mask == 1) {
+            /* Our block from the send buffer: see first_step_from_send. */
+            rdmx_sched_send(s, dst, RDMX_SB_SEND, 0, b);
+            rdmx_sched_recv(s, dst, RDMX_SB_RECV, theirs, b);
+            if (!a->in_place)
+                rdmx_sched_copy_early(s, RDMX_SB_SEND, 0, RDMX_SB_RECV,
+                                      mine, b);
+            rdmx_sched_round(s);
+            continue;
+        }
         rdmx_sched_send(s, dst, RDMX_SB_RECV, mine, (size_t)mask * b);
         rdmx_sched_recv(s, dst, RDMX_SB_RECV, theirs, (size_t)mask * b);
         rdmx_sched_round(s);
@@ -52,13 +64,37 @@ rdmx_status_t rdmx_coll_allgather_bruck(rdmx_sched_t *s,
     return s->err;
 }
 
+/*
+ * first_step_from_send: the first step sends our block from the send
+ * buffer, not from its copy in the receive buffer. The copy then runs
+ * while the step moves (rdmx_sched_copy_early), and the peer's read leaves
+ * the receive buffer's lines alone: writing lines that another core has
+ * just read costs an invalidation each, and the next call's copy into
+ * them was 6 times slower (2 ranks on shm, 1 MiB: 150 us against 25).
+ */
 static rdmx_status_t ring(rdmx_sched_t *s, const rdmx_coll_args_t *a,
                           const size_t *offs, const size_t *lens)
 {
-    int r = a->rank;
-    rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, offs[r], lens[r]);
+    int r = a->rank, p = a->size;
+    int right = (r + 1) % p, left = (r - 1 + p) % p;
+    if (p == 1) {
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, offs[r], lens[r]);
+        rdmx_sched_round(s);
+        return s->err;
+    }
+    rdmx_sched_send(s, right, RDMX_SB_SEND, 0, lens[r]);
+    rdmx_sched_recv(s, left, RDMX_SB_RECV, offs[left], lens[left]);
+    if (!a->in_place)
+        rdmx_sched_copy_early(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, offs[r],
+                              lens[r]);
     rdmx_sched_round(s);
-    rdmx_coll_ring_steps(s, RDMX_SB_RECV, offs, lens, r, 0, a->size);
+    /* Then block r - i goes right and r - i - 1 comes from the left. */
+    for (int i = 1; i < p - 1; i++) {
+        int sb = (r - i + p) % p, rb = (r - i - 1 + p) % p;
+        rdmx_sched_send(s, right, RDMX_SB_RECV, offs[sb], lens[sb]);
+        rdmx_sched_recv(s, left, RDMX_SB_RECV, offs[rb], lens[rb]);
+        rdmx_sched_round(s);
+    }
     return s->err;
 }
 

@@ -793,6 +793,7 @@ int MPI_Allgatherv(const void *sendbuf, int sendcount, MPI_Datatype sendtype,
     NEED(sb || in_place || sendtype->contiguous);
     rdmx_coll_exec_bind(c->x, RDMX_SB_SEND, sb);
     rdmx_coll_exec_bind(c->x, RDMX_SB_RECV, rb);
+    c->a.in_place = in_place;
     return run(c);
 }
 
