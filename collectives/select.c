@@ -228,8 +228,14 @@ static const rdmx_coll_algo_t *by_size(const rdmx_coll_args_t *a)
         if (p > 2 && p <= 16 && need_shared(a) &&
             n > (p <= 4 ? 8192u : 16384u))
             return pick(a->kind, "shared");
-        /* Two ranks: one message and one local reduction (1 MiB on shm:
-         * binomial 226 us, Rabenseifner 293 us, pipelined 1476 us). */
+        /* Two ranks: one message and one local reduction, except from
+         * 128 KiB to 512 KiB, where 32 KiB segments are reduced while
+         * still in the cache. 2 ranks on shm, us (3 runs): 128 KiB 6.7-7.0
+         * against binomial's 10.7-12.7 (Open MPI 8.8), 256 KiB 13-21
+         * against 17-24 (18.0), 512 KiB 37-38 against 40-47 (43.5); level
+         * at 1 MiB, and at 2 MiB 177-185 against 114-142. */
+        if (p <= 2 && n >= 131072 && n <= 524288)
+            return pick(a->kind, "pipelined");
         if (n <= 16384 || p <= 2)
             return pick(a->kind, "binomial");
         if (a->commutative && a->count >= (size_t)p)
