@@ -341,6 +341,16 @@ rdmx_status_t rdmx_shm_post_copy(rdmx_ep_t *ep, uint32_t kind, const void *a,
     return RDMX_OK;
 }
 
+/* Does a plain eager message fit one cell fewer with the short header? */
+static inline int rdmx_shm_short_saves_cell(const rdmx_wire_hdr_t *hdr,
+                                            size_t total)
+{
+    return hdr->type == RDMX_MSG_EAGER && hdr->flags == 0 &&
+           hdr->reserved == 0 &&
+           rdmx_shm_rec_need(sizeof(rdmx_shm_short_hdr_t) + total) <
+               rdmx_shm_rec_need(sizeof(*hdr) + total);
+}
+
 static rdmx_status_t rdmx_shm_send(rdmx_ep_t *ep, const rdmx_wire_hdr_t *hdr,
                                    const struct iovec *iov, int iovcnt,
                                    rdmx_completion_t *comp)
@@ -368,6 +378,16 @@ static rdmx_status_t rdmx_shm_send(rdmx_ep_t *ep, const rdmx_wire_hdr_t *hdr,
         return RDMX_ERR_INVALID;
     }
     /* Fast path: nothing queued before us and room in the ring. */
+    if (!ep->out_head && rdmx_shm_short_saves_cell(hdr, total) &&
+        (dst = rdmx_shm_ring_reserve(&ep->prod,
+                                     sizeof(rdmx_shm_short_hdr_t) + total))) {
+        rdmx_shm_short_hdr_t sh = {hdr->context_id, hdr->src, hdr->tag};
+        memcpy(dst, &sh, sizeof(sh));
+        rdmx_shm_gather(dst + sizeof(sh), iov, iovcnt);
+        rdmx_shm_ring_commit(&ep->prod, RDMX_SHM_KIND_MSG_SHORT);
+        rdmx_shm_notify(ep);
+        return RDMX_OK;
+    }
     if (!ep->out_head && (dst = rdmx_shm_ring_reserve(&ep->prod, body))) {
         memcpy(dst, hdr, sizeof(*hdr));
         rdmx_shm_gather(dst + sizeof(*hdr), iov, iovcnt);
@@ -520,13 +540,35 @@ static void rdmx_shm_check_stuck(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
                            "shm: the process of the peer rank has exited");
 }
 
-static int rdmx_shm_handle_msg(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
-                               const unsigned char *body, size_t len)
+/* Hand a message whose payload sits in the ring to the core. */
+static int rdmx_shm_deliver_msg(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
+                                const rdmx_wire_hdr_t *hdr,
+                                const unsigned char *payload)
 {
     rdmx_runtime_t *rt = tp->base.rt;
     rdmx_recv_sink_t sink = {0};
-    rdmx_wire_hdr_t hdr;
     rdmx_status_t st;
+
+    st = rdmx_proto_on_header(rt, ep->peer, hdr, payload, &sink);
+    if (st == RDMX_ERR_PROTO) {
+        rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO,
+                           "shm: the core rejected a message header");
+        return -1;
+    }
+    if (sink.buf || sink.discard) {
+        /* The core asked for the payload to be placed: it is right here. */
+        size_t n = sink.len <= hdr->len ? sink.len : hdr->len;
+        if (sink.buf && n)
+            memcpy(sink.buf, payload, n);
+        rdmx_proto_on_payload_done(rt, ep->peer, &sink);
+    }
+    return 0;
+}
+
+static int rdmx_shm_handle_msg(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
+                               const unsigned char *body, size_t len)
+{
+    rdmx_wire_hdr_t hdr;
 
     if (len < sizeof(hdr)) {
         rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO,
@@ -540,20 +582,29 @@ static int rdmx_shm_handle_msg(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
                            "record");
         return -1;
     }
-    st = rdmx_proto_on_header(rt, ep->peer, &hdr, body + sizeof(hdr), &sink);
-    if (st == RDMX_ERR_PROTO) {
+    return rdmx_shm_deliver_msg(tp, ep, &hdr, body + sizeof(hdr));
+}
+
+/* A plain eager message with the short header: the rest of the wire
+ * header is implied (no flags, nothing to acknowledge). */
+static int rdmx_shm_handle_short(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
+                                 const unsigned char *body, size_t len)
+{
+    rdmx_shm_short_hdr_t sh;
+    rdmx_wire_hdr_t hdr = {.type = RDMX_MSG_EAGER};
+
+    if (len < sizeof(sh)) {
         rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO,
-                           "shm: the core rejected a message header");
+                           "shm: ring record shorter than a short message "
+                           "header");
         return -1;
     }
-    if (sink.buf || sink.discard) {
-        /* The core asked for the payload to be placed: it is right here. */
-        size_t n = sink.len <= hdr.len ? sink.len : hdr.len;
-        if (sink.buf && n)
-            memcpy(sink.buf, body + sizeof(hdr), n);
-        rdmx_proto_on_payload_done(rt, ep->peer, &sink);
-    }
-    return 0;
+    memcpy(&sh, body, sizeof(sh));
+    hdr.context_id = sh.context_id;
+    hdr.src = sh.src;
+    hdr.tag = sh.tag;
+    hdr.len = len - sizeof(sh);
+    return rdmx_shm_deliver_msg(tp, ep, &hdr, body + sizeof(sh));
 }
 
 /* Drain up to a budget of records from local rank i's ring. */
@@ -580,6 +631,9 @@ static int rdmx_shm_poll_ring(rdmx_shm_transport_t *tp, int i)
         switch (kind) {
         case RDMX_SHM_KIND_MSG:
             rdmx_shm_handle_msg(tp, ep, body, len);
+            break;
+        case RDMX_SHM_KIND_MSG_SHORT:
+            rdmx_shm_handle_short(tp, ep, body, len);
             break;
         case RDMX_SHM_KIND_GET_REQ:
             rdmx_shm_get_on_request(tp, ep, body, len);

@@ -43,7 +43,7 @@
 #include "transport/transport.h"
 
 #define RDMX_SHM_MAGIC 0x72646d78u /* "rdmx" */
-#define RDMX_SHM_VERSION 5u
+#define RDMX_SHM_VERSION 6u
 #define RDMX_SHM_NAME_MAX 128
 
 typedef struct rdmx_shm_ctl {
@@ -83,7 +83,20 @@ enum rdmx_shm_kind {
     RDMX_SHM_KIND_GET_REQ = 2,  /* rdmx_shm_get_req_t (copy-mode GET) */
     RDMX_SHM_KIND_GET_DATA = 3, /* rdmx_shm_get_data_t + bytes */
     RDMX_SHM_KIND_COOP = 4,     /* rdmx_shm_coop_req_t: help copy */
+    RDMX_SHM_KIND_MSG_SHORT = 5, /* rdmx_shm_short_hdr_t + payload */
 };
+
+/* The header of a plain eager message (no flags, nothing to acknowledge)
+ * when it saves the record a cell: the fields of rdmx_wire_hdr_t that
+ * matching needs, 12 bytes instead of 32. Up to 36 payload bytes then
+ * share one cache line with the record header; with the full header, 17
+ * bytes took a second line (2 ranks, 32 B ping-pong: 0.48 us against
+ * 0.34 for 16 B). */
+typedef struct rdmx_shm_short_hdr {
+    uint32_t context_id;
+    int32_t src;
+    int32_t tag;
+} rdmx_shm_short_hdr_t;
 
 /*
  * Shared single-copy GET (shm_coop.c). A reader of a large message splits
