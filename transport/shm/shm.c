@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "shm_internal.h"
+#include "shm_msg.h"
 
 RDMX_CONFIG_VAR("RDMX_SHM_EAGER_LIMIT", "64k",
                 "shm: largest message sent eagerly through the ring; larger "
@@ -341,16 +342,6 @@ rdmx_status_t rdmx_shm_post_copy(rdmx_ep_t *ep, uint32_t kind, const void *a,
     return RDMX_OK;
 }
 
-/* Does a plain eager message fit one cell fewer with the short header? */
-static inline int rdmx_shm_short_saves_cell(const rdmx_wire_hdr_t *hdr,
-                                            size_t total)
-{
-    return hdr->type == RDMX_MSG_EAGER && hdr->flags == 0 &&
-           hdr->reserved == 0 &&
-           rdmx_shm_rec_need(sizeof(rdmx_shm_short_hdr_t) + total) <
-               rdmx_shm_rec_need(sizeof(*hdr) + total);
-}
-
 static rdmx_status_t rdmx_shm_send(rdmx_ep_t *ep, const rdmx_wire_hdr_t *hdr,
                                    const struct iovec *iov, int iovcnt,
                                    rdmx_completion_t *comp)
@@ -378,12 +369,11 @@ static rdmx_status_t rdmx_shm_send(rdmx_ep_t *ep, const rdmx_wire_hdr_t *hdr,
         return RDMX_ERR_INVALID;
     }
     /* Fast path: nothing queued before us and room in the ring. */
-    if (!ep->out_head && rdmx_shm_short_saves_cell(hdr, total) &&
+    if (!ep->out_head && rdmx_shm_msg_short_ok(hdr, total) &&
         (dst = rdmx_shm_ring_reserve(&ep->prod,
                                      sizeof(rdmx_shm_short_hdr_t) + total))) {
-        rdmx_shm_short_hdr_t sh = {hdr->context_id, hdr->src, hdr->tag};
-        memcpy(dst, &sh, sizeof(sh));
-        rdmx_shm_gather(dst + sizeof(sh), iov, iovcnt);
+        rdmx_shm_msg_short_write(dst, hdr);
+        rdmx_shm_gather(dst + sizeof(rdmx_shm_short_hdr_t), iov, iovcnt);
         rdmx_shm_ring_commit(&ep->prod, RDMX_SHM_KIND_MSG_SHORT);
         rdmx_shm_notify(ep);
         return RDMX_OK;
@@ -565,46 +555,22 @@ static int rdmx_shm_deliver_msg(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
     return 0;
 }
 
+/* A message record (full or short header): decode, then to the core. */
 static int rdmx_shm_handle_msg(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
-                               const unsigned char *body, size_t len)
+                               int is_short, const unsigned char *body,
+                               size_t len)
 {
     rdmx_wire_hdr_t hdr;
+    const unsigned char *payload;
+    const char *bad = rdmx_shm_msg_decode(is_short, body, len, &hdr, &payload);
 
-    if (len < sizeof(hdr)) {
-        rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO,
-                           "shm: ring record shorter than a wire header");
+    if (bad) {
+        char why[128];
+        snprintf(why, sizeof(why), "shm: %s", bad);
+        rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO, why);
         return -1;
     }
-    memcpy(&hdr, body, sizeof(hdr));
-    if (hdr.len != len - sizeof(hdr)) {
-        rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO,
-                           "shm: wire header length disagrees with the ring "
-                           "record");
-        return -1;
-    }
-    return rdmx_shm_deliver_msg(tp, ep, &hdr, body + sizeof(hdr));
-}
-
-/* A plain eager message with the short header: the rest of the wire
- * header is implied (no flags, nothing to acknowledge). */
-static int rdmx_shm_handle_short(rdmx_shm_transport_t *tp, rdmx_ep_t *ep,
-                                 const unsigned char *body, size_t len)
-{
-    rdmx_shm_short_hdr_t sh;
-    rdmx_wire_hdr_t hdr = {.type = RDMX_MSG_EAGER};
-
-    if (len < sizeof(sh)) {
-        rdmx_shm_fail_peer(tp, ep, RDMX_ERR_PROTO,
-                           "shm: ring record shorter than a short message "
-                           "header");
-        return -1;
-    }
-    memcpy(&sh, body, sizeof(sh));
-    hdr.context_id = sh.context_id;
-    hdr.src = sh.src;
-    hdr.tag = sh.tag;
-    hdr.len = len - sizeof(sh);
-    return rdmx_shm_deliver_msg(tp, ep, &hdr, body + sizeof(sh));
+    return rdmx_shm_deliver_msg(tp, ep, &hdr, payload);
 }
 
 /* Drain up to a budget of records from local rank i's ring. */
@@ -630,10 +596,9 @@ static int rdmx_shm_poll_ring(rdmx_shm_transport_t *tp, int i)
         }
         switch (kind) {
         case RDMX_SHM_KIND_MSG:
-            rdmx_shm_handle_msg(tp, ep, body, len);
-            break;
         case RDMX_SHM_KIND_MSG_SHORT:
-            rdmx_shm_handle_short(tp, ep, body, len);
+            rdmx_shm_handle_msg(tp, ep, kind == RDMX_SHM_KIND_MSG_SHORT, body,
+                                len);
             break;
         case RDMX_SHM_KIND_GET_REQ:
             rdmx_shm_get_on_request(tp, ep, body, len);

@@ -86,18 +86,6 @@ enum rdmx_shm_kind {
     RDMX_SHM_KIND_MSG_SHORT = 5, /* rdmx_shm_short_hdr_t + payload */
 };
 
-/* The header of a plain eager message (no flags, nothing to acknowledge)
- * when it saves the record a cell: the fields of rdmx_wire_hdr_t that
- * matching needs, 12 bytes instead of 32. Up to 36 payload bytes then
- * share one cache line with the record header; with the full header, 17
- * bytes took a second line (2 ranks, 32 B ping-pong: 0.48 us against
- * 0.34 for 16 B). */
-typedef struct rdmx_shm_short_hdr {
-    uint32_t context_id;
-    int32_t src;
-    int32_t tag;
-} rdmx_shm_short_hdr_t;
-
 /*
  * Shared single-copy GET (shm_coop.c). A reader of a large message splits
  * it into chunks described by a slot in its own segment; it copies chunks
