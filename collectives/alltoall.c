@@ -52,15 +52,20 @@ rdmx_status_t rdmx_coll_alltoall_pairwise(rdmx_sched_t *s,
     int r = a->rank, p = a->size;
     size_t b = a->bytes;
     int pow2 = !(p & (p - 1));
-    rdmx_sched_copy(s, RDMX_SB_SEND, (size_t)r * b, RDMX_SB_RECV, (size_t)r * b,
-                    b);
-    rdmx_sched_round(s);
+    /* Our own block is copied while the first exchange moves. */
+    if (p == 1) {
+        rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0, b);
+        rdmx_sched_round(s);
+    }
     for (int i = 1; i < p; i++) {
         /* XOR pairing on powers of two: each step is a perfect matching. */
         int to = pow2 ? r ^ i : (r + i) % p;
         int from = pow2 ? r ^ i : (r - i + p) % p;
         rdmx_sched_send(s, to, RDMX_SB_SEND, (size_t)to * b, b);
         rdmx_sched_recv(s, from, RDMX_SB_RECV, (size_t)from * b, b);
+        if (i == 1)
+            rdmx_sched_copy_early(s, RDMX_SB_SEND, (size_t)r * b, RDMX_SB_RECV,
+                                  (size_t)r * b, b);
         rdmx_sched_round(s);
     }
     return s->err;
@@ -70,14 +75,19 @@ rdmx_status_t rdmx_coll_alltoallv_pairwise(rdmx_sched_t *s,
                                            const rdmx_coll_args_t *a)
 {
     int r = a->rank, p = a->size;
-    rdmx_sched_copy(s, RDMX_SB_SEND, a->offs[r], RDMX_SB_RECV, a->roffs[r],
-                    a->counts[r]);
-    rdmx_sched_round(s);
+    if (p == 1) {
+        rdmx_sched_copy(s, RDMX_SB_SEND, a->offs[r], RDMX_SB_RECV, a->roffs[r],
+                        a->counts[r]);
+        rdmx_sched_round(s);
+    }
     for (int i = 1; i < p; i++) {
         int to = (r + i) % p, from = (r - i + p) % p;
         rdmx_sched_send(s, to, RDMX_SB_SEND, a->offs[to], a->counts[to]);
         rdmx_sched_recv(s, from, RDMX_SB_RECV, a->roffs[from],
                         a->rcounts[from]);
+        if (i == 1) /* our own block, while the first exchange moves */
+            rdmx_sched_copy_early(s, RDMX_SB_SEND, a->offs[r], RDMX_SB_RECV,
+                                  a->roffs[r], a->counts[r]);
         rdmx_sched_round(s);
     }
     return s->err;
