@@ -108,11 +108,19 @@ void rdmx_sched_send0(rdmx_sched_t *s, int peer); /* zero-byte token */
  * writing every block into a ring itself. */
 void rdmx_sched_send_get(rdmx_sched_t *s, int peer, int buf, size_t off,
                          size_t bytes);
-/* Linear scatter and bcast on one host send blocks of at least this many
- * bytes with rdmx_sched_send_get. 8 ranks on 2 cores, scatter of 64 KiB,
- * medians of 5 alternating runs: 30.5 us against 56.9 us through the rings
- * (Open MPI 38.7). */
+/* Linear bcast on one host sends its buffer of at least this many bytes
+ * with rdmx_sched_send_get: every reader pulls the same buffer at once
+ * instead of the root writing it into p-1 rings. (Chosen with scatter
+ * measurements made before the rings' later changes; scatter now has its
+ * own threshold below.) */
 #define RDMX_COLL_GET_MIN 16384
+/* Scatter blocks differ per reader: up to the shm eager limit (64 KiB)
+ * they go through the rings, where the readers copy out in parallel while
+ * the root writes the next ring. On shm, medians of 2 runs, us: 2 ranks
+ * 16-64 KiB 1.8-4.6 against 4.5-8.0 by GET; 8 ranks on 2 cores 5.6-12
+ * against 13-20 (Open MPI's 64 KiB: 50). Above it both are rendezvous,
+ * and GET lets the readers pull at once. */
+#define RDMX_COLL_SCATTER_GET_MIN 65537
 void rdmx_sched_recv(rdmx_sched_t *s, int peer, int buf, size_t off,
                      size_t bytes);
 void rdmx_sched_recv0(rdmx_sched_t *s, int peer);

@@ -126,7 +126,7 @@ rdmx_status_t rdmx_coll_scatter_linear(rdmx_sched_t *s,
     size_t b = a->bytes;
     if (a->rank == root) {
         for (int i = 0; i < p; i++) {
-            if (a->single_host && b >= RDMX_COLL_GET_MIN)
+            if (a->single_host && b >= RDMX_COLL_SCATTER_GET_MIN)
                 rdmx_sched_send_get(s, i, RDMX_SB_SEND, (size_t)i * b, b);
             else
                 rdmx_sched_send(s, i, RDMX_SB_SEND, (size_t)i * b, b);
