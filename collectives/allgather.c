@@ -88,13 +88,7 @@ static rdmx_status_t ring(rdmx_sched_t *s, const rdmx_coll_args_t *a,
         rdmx_sched_copy_early(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, offs[r],
                               lens[r]);
     rdmx_sched_round(s);
-    /* Then block r - i goes right and r - i - 1 comes from the left. */
-    for (int i = 1; i < p - 1; i++) {
-        int sb = (r - i + p) % p, rb = (r - i - 1 + p) % p;
-        rdmx_sched_send(s, right, RDMX_SB_RECV, offs[sb], lens[sb]);
-        rdmx_sched_recv(s, left, RDMX_SB_RECV, offs[rb], lens[rb]);
-        rdmx_sched_round(s);
-    }
+    rdmx_coll_ring_steps(s, RDMX_SB_RECV, offs, lens, r, 0, p, 1);
     return s->err;
 }
 

@@ -224,7 +224,7 @@ rdmx_status_t rdmx_coll_allreduce_ring(rdmx_sched_t *s,
         offs[i] = start[b] * es;
         lens[i] = (start[b + 1] - start[b]) * es;
     }
-    rdmx_coll_ring_steps(s, RDMX_SB_RECV, offs, lens, r, 0, p);
+    rdmx_coll_ring_steps(s, RDMX_SB_RECV, offs, lens, r, 0, p, 0);
     free(start);
     free(offs);
     free(lens);

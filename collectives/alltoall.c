@@ -52,7 +52,6 @@ rdmx_status_t rdmx_coll_alltoall_pairwise(rdmx_sched_t *s,
     int r = a->rank, p = a->size;
     size_t b = a->bytes;
     int pow2 = !(p & (p - 1));
-    /* Our own block is copied while the first exchange moves. */
     if (p == 1) {
         rdmx_sched_copy(s, RDMX_SB_SEND, 0, RDMX_SB_RECV, 0, b);
         rdmx_sched_round(s);
@@ -63,7 +62,7 @@ rdmx_status_t rdmx_coll_alltoall_pairwise(rdmx_sched_t *s,
         int from = pow2 ? r ^ i : (r - i + p) % p;
         rdmx_sched_send(s, to, RDMX_SB_SEND, (size_t)to * b, b);
         rdmx_sched_recv(s, from, RDMX_SB_RECV, (size_t)from * b, b);
-        if (i == 1)
+        if (i == 1) /* our own block, while the first exchange moves */
             rdmx_sched_copy_early(s, RDMX_SB_SEND, (size_t)r * b, RDMX_SB_RECV,
                                   (size_t)r * b, b);
         rdmx_sched_round(s);

@@ -107,11 +107,12 @@ rdmx_status_t rdmx_coll_bcast_pipelined_binomial(rdmx_sched_t *s,
 }
 
 void rdmx_coll_ring_steps(rdmx_sched_t *s, int buf, const size_t *offs,
-                          const size_t *lens, int vr, int root, int p)
+                          const size_t *lens, int vr, int root, int p,
+                          int first)
 {
     int right = abs_rank((vr + 1) % p, root, p);
     int left = abs_rank((vr - 1 + p) % p, root, p);
-    for (int i = 0; i < p - 1; i++) {
+    for (int i = first; i < p - 1; i++) {
         int sb = (vr - i + p) % p, rb = (vr - i - 1 + p) % p;
         rdmx_sched_send(s, right, buf, offs[sb], lens[sb]);
         rdmx_sched_recv(s, left, buf, offs[rb], lens[rb]);
@@ -151,7 +152,7 @@ rdmx_status_t rdmx_coll_bcast_scatter_allgather(rdmx_sched_t *s,
         }
     }
     rdmx_sched_round(s);
-    rdmx_coll_ring_steps(s, RDMX_SB_RECV, start, lens, vr, root, p);
+    rdmx_coll_ring_steps(s, RDMX_SB_RECV, start, lens, vr, root, p, 0);
     free(start);
     free(lens);
     return s->err;

@@ -91,6 +91,7 @@ typedef struct rdmx_sched {
     size_t esize;              /* packed bytes per reduction element */
     rdmx_status_t err;         /* sticky construction error (NOMEM) */
     int writes_shared;         /* a local op writes our RDMX_SB_SHARED */
+    int has_early;             /* some copy is early (rdmx_sched_copy_early) */
 } rdmx_sched_t;
 
 void rdmx_sched_init(rdmx_sched_t *s, int rank, int size);
@@ -134,9 +135,8 @@ void rdmx_sched_copy(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                      size_t doff, size_t bytes);
 /* A copy that needs none of the messages of its round and touches none
  * of their bytes: it runs as soon as they are posted, while they move,
- * instead of after them. A scatter's root copies its own block while the
- * other ranks read theirs (2 ranks, 64 KiB: the copy and the peer's read
- * were back to back). The simulator checks the claim. */
+ * instead of after them: a scatter's root copies its own block while the
+ * others' blocks move. The simulator checks the claim. */
 void rdmx_sched_copy_early(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
                            size_t doff, size_t bytes);
 void rdmx_sched_reduce(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
@@ -289,9 +289,12 @@ RDMX_DECLARE_BUILD(exscan_recursive_doubling);
 
 /* Shared pieces used by several families (append to an open schedule). */
 /* Ring allgather over blocks indexed by relative rank (vr = rank - root):
- * p - 1 rounds, block i at offs[i] of lens[i] bytes in `buf`. */
+ * steps first .. p - 2, one round each (step i sends block vr - i right
+ * and receives block vr - i - 1 from the left), block i at offs[i] of
+ * lens[i] bytes in `buf`. */
 void rdmx_coll_ring_steps(rdmx_sched_t *s, int buf, const size_t *offs,
-                          const size_t *lens, int vr, int root, int p);
+                          const size_t *lens, int vr, int root, int p,
+                          int first);
 /* A sync of the shared-memory collectives (shared.c): every rank of the
  * communicator has reached this point once it completes. */
 void rdmx_coll_shared_sync(rdmx_sched_t *s, int r, int p);

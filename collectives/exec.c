@@ -522,7 +522,7 @@ static rdmx_status_t exec_poll(rdmx_request_t *req)
     while (x->round < s->nrounds) {
         if (!x->posted) {
             st = post_round(x, 0);
-            if (st == RDMX_OK)
+            if (st == RDMX_OK && s->has_early)
                 st = run_locals(x, 1);
             if (st != RDMX_OK)
                 goto fail;
@@ -580,7 +580,7 @@ rdmx_status_t rdmx_coll_exec_run(rdmx_coll_exec_t *x)
         st = rdmx_coll_area_guard_drain();
     while (st == RDMX_OK && x->round < s->nrounds) {
         st = post_round(x, 1);
-        if (st == RDMX_OK)
+        if (st == RDMX_OK && s->has_early)
             st = run_locals(x, 1);
         if (st != RDMX_OK)
             break;

@@ -131,7 +131,7 @@ rdmx_status_t rdmx_coll_scatter_linear(rdmx_sched_t *s,
             else
                 rdmx_sched_send(s, i, RDMX_SB_SEND, (size_t)i * b, b);
         }
-        /* While the others read their blocks. */
+        /* While the blocks move to the others. */
         rdmx_sched_copy_early(s, RDMX_SB_SEND, (size_t)root * b, RDMX_SB_RECV,
                               0, b);
     } else {

@@ -144,8 +144,10 @@ void rdmx_sched_copy_early(rdmx_sched_t *s, int sbuf, size_t soff, int dbuf,
 {
     size_t before = s->nops;
     rdmx_sched_copy(s, sbuf, soff, dbuf, doff, bytes);
-    if (s->nops > before)
+    if (s->nops > before) {
         s->ops[s->nops - 1].early = 1;
+        s->has_early = 1;
+    }
 }
 
 void rdmx_sched_copy_from(rdmx_sched_t *s, int peer, int sbuf, size_t soff,

@@ -368,22 +368,23 @@ static rdmx_status_t rdmx_shm_send(rdmx_ep_t *ep, const rdmx_wire_hdr_t *hdr,
                    total, hdr->type, ep->peer, tp->max_body - sizeof(*hdr));
         return RDMX_ERR_INVALID;
     }
-    /* Fast path: nothing queued before us and room in the ring. */
-    if (!ep->out_head && rdmx_shm_msg_short_ok(hdr, total) &&
-        (dst = rdmx_shm_ring_reserve(&ep->prod,
-                                     sizeof(rdmx_shm_short_hdr_t) + total))) {
-        rdmx_shm_msg_short_write(dst, hdr);
-        rdmx_shm_gather(dst + sizeof(rdmx_shm_short_hdr_t), iov, iovcnt);
-        rdmx_shm_ring_commit(&ep->prod, RDMX_SHM_KIND_MSG_SHORT);
-        rdmx_shm_notify(ep);
-        return RDMX_OK;
-    }
-    if (!ep->out_head && (dst = rdmx_shm_ring_reserve(&ep->prod, body))) {
-        memcpy(dst, hdr, sizeof(*hdr));
-        rdmx_shm_gather(dst + sizeof(*hdr), iov, iovcnt);
-        rdmx_shm_ring_commit(&ep->prod, RDMX_SHM_KIND_MSG);
-        rdmx_shm_notify(ep);
-        return RDMX_OK;
+    /* Fast path: nothing queued before us and room in the ring. A queued
+     * message keeps the full header (the queue stores it whole). */
+    if (!ep->out_head) {
+        int is_short = rdmx_shm_msg_short_ok(hdr, total);
+        size_t hlen = is_short ? sizeof(rdmx_shm_short_hdr_t) : sizeof(*hdr);
+
+        if ((dst = rdmx_shm_ring_reserve(&ep->prod, hlen + total))) {
+            if (is_short)
+                rdmx_shm_msg_short_write(dst, hdr);
+            else
+                memcpy(dst, hdr, sizeof(*hdr));
+            rdmx_shm_gather(dst + hlen, iov, iovcnt);
+            rdmx_shm_ring_commit(&ep->prod, is_short ? RDMX_SHM_KIND_MSG_SHORT
+                                                     : RDMX_SHM_KIND_MSG);
+            rdmx_shm_notify(ep);
+            return RDMX_OK;
+        }
     }
     if (!comp) {
         /* Nobody to tell later: copy now. */

@@ -43,7 +43,7 @@ int rdmx_shm_ring_producer_attach(rdmx_shm_ring_producer_t *p,
 {
     memset(p, 0, sizeof(*p));
     if (!rdmx_shm_ring_valid(sh, max_bytes))
-        return -1;
+        return RDMX_SHM_RING_INVALID;
     p->sh = sh;
     p->size = sh->size;
     /* A fresh ring is all zeroes (the segment was just created): no dirty
@@ -51,7 +51,7 @@ int rdmx_shm_ring_producer_attach(rdmx_shm_ring_producer_t *p,
     p->dirty = calloc(((size_t)p->size / RDMX_SHM_CELL + 63) / 64,
                       sizeof(*p->dirty));
     if (!p->dirty)
-        return -2;
+        return RDMX_SHM_RING_NOMEM;
     /* A fresh ring: the producer starts where the consumer is. */
     p->head = atomic_load_explicit(&sh->tail, memory_order_acquire);
     p->tail_cache = p->head;
@@ -92,7 +92,7 @@ int rdmx_shm_ring_consumer_attach(rdmx_shm_ring_consumer_t *c,
 {
     memset(c, 0, sizeof(*c));
     if (!rdmx_shm_ring_valid(sh, max_bytes))
-        return -1;
+        return RDMX_SHM_RING_INVALID;
     c->sh = sh;
     c->size = sh->size;
     c->tail = atomic_load_explicit(&sh->tail, memory_order_relaxed);

@@ -166,9 +166,12 @@ size_t rdmx_shm_ring_footprint(uint32_t cells);
 /* Initialise a zeroed shared ring in place (done once by the creator). */
 void rdmx_shm_ring_init(rdmx_shm_ring_shared_t *sh, uint32_t cells);
 
-/* Attach a producer/consumer view; returns -1 if the shared header is not
- * a valid ring of at most `max_bytes` bytes in total, -2 (producer) if there
- * is no memory for its dirty-cell bitmap. Detach frees the bitmap. */
+/* Attach a producer/consumer view; returns 0, RDMX_SHM_RING_INVALID if the
+ * shared header is not a valid ring of at most `max_bytes` bytes in total,
+ * or (producer) RDMX_SHM_RING_NOMEM if there is no memory for its
+ * dirty-cell bitmap. Detach frees the bitmap. */
+#define RDMX_SHM_RING_INVALID (-1)
+#define RDMX_SHM_RING_NOMEM (-2)
 int rdmx_shm_ring_producer_attach(rdmx_shm_ring_producer_t *p,
                                   rdmx_shm_ring_shared_t *sh, size_t max_bytes);
 void rdmx_shm_ring_producer_detach(rdmx_shm_ring_producer_t *p);

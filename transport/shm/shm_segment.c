@@ -235,7 +235,7 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
     rc = rdmx_shm_ring_producer_attach(
         &ep->prod, rdmx_shm_ring_in(ctl, tp->local_rank), ctl->ring_stride);
     if (rc != 0) {
-        if (rc == -2)
+        if (rc == RDMX_SHM_RING_NOMEM)
             RDMX_ERROR("shm: rank %d has no memory for the bookkeeping of its "
                        "ring to rank %d",
                        rt->rank, ep->peer);
@@ -243,7 +243,7 @@ rdmx_status_t rdmx_shm_segment_attach(rdmx_shm_transport_t *tp, rdmx_ep_t *ep)
             RDMX_ERROR("shm: ring %d in segment %s of rank %d is corrupt",
                        tp->local_rank, name, ep->peer);
         munmap(ctl, bytes);
-        return rc == -2 ? RDMX_ERR_NOMEM : RDMX_ERR_PROTO;
+        return rc == RDMX_SHM_RING_NOMEM ? RDMX_ERR_NOMEM : RDMX_ERR_PROTO;
     }
     /* Our records to the peer carry how far we have read its records. */
     rdmx_shm_ring_pair(&ep->prod, &tp->cons[ep->local]);
